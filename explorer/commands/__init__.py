@@ -1,0 +1,1 @@
+"""Headless subcommands of ``latent-explorer``; each imports no Qt."""

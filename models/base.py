@@ -1,0 +1,219 @@
+"""The one interface every model family implements.
+
+The app, the CLI and notebooks only ever talk to a :class:`GenerativeModel`; they never reach into
+a family's networks.  Everything here is plain torch: no Qt, no GUI assumptions.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+#: Values a :attr:`Score.verdict` can take.
+IN_DISTRIBUTION = "in-distribution"
+OUT_OF_DISTRIBUTION = "out-of-distribution"
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Turn ``"auto"``/``None``/a name into a :class:`torch.device`.
+
+    ``"auto"`` picks CUDA, then Apple's MPS, then the CPU.  Asking for a device that does not
+    exist raises ``ValueError`` with a message naming what is available.
+    """
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available here; "
+                         f"available: {', '.join(available_devices())}")
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device 'mps' was asked for but MPS is not available here; "
+                             f"available: {', '.join(available_devices())}")
+    return dev
+
+
+def available_devices() -> list[str]:
+    """Names of the devices a model can be moved to on this machine, CPU first."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    return names
+
+
+@dataclasses.dataclass(frozen=True)
+class Direction:
+    """A named direction in latent space, for one slider.
+
+    ``vector`` is a unit vector of length ``latent_dim``.  The directions returned by
+    :meth:`GenerativeModel.directions` form an orthonormal basis, so slider values are simply the
+    coordinates ``V.T @ z`` and ``z = V @ values``.
+    """
+
+    name: str
+    vector: torch.Tensor
+    label: str  # what the slider shows beside the name, e.g. "KL 2.31 nats" or "12.4% var"
+    strength: float  # the number the ranking is by (KL in nats, or explained-variance ratio)
+    sigma: float = 1.0  # prior standard deviation along this direction
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """How likely a model finds one image, and whether it looks out of distribution."""
+
+    log_likelihood_nats: float | None
+    bits_per_dim: float | None
+    ood_statistic: float
+    percentile: float
+    verdict: str
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class GenerativeModel(ABC):
+    """Base class for every family.  Subclasses wrap an ``nn.Module`` holding the networks."""
+
+    family: str = ""
+
+    def __init__(self, net: nn.Module, config: dict[str, Any], metadata: dict[str, Any] | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        self.net = net.eval()
+        self.config = dict(config)
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self._device = torch.device("cpu")
+        self.to(device)
+
+    # ----------------------------------------------------------------- basic facts
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config["latent_dim"])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.config.get("image_shape", (1, 28, 28)))  # type: ignore[return-value]
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or self.family.upper())
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.metadata.get("dataset", {}).get("classes", []))
+
+    def to(self, device: str | torch.device) -> "GenerativeModel":
+        dev = resolve_device(device)
+        self.net.to(dev)
+        self._device = dev
+        return self
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    # ----------------------------------------------------------------- the interface
+    @abstractmethod
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(N, latent_dim) latents -> (N, C, H, W) images, float in [0, 1], on ``self.device``."""
+
+    @abstractmethod
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) images in [0, 1] -> (N, latent_dim) codes."""
+
+    @abstractmethod
+    def directions(self) -> list[Direction]:
+        """Named latent directions, strongest first, forming an orthonormal basis."""
+
+    def score(self, x: torch.Tensor, k: int | None = None) -> list[Score]:
+        """One :class:`Score` per image; see :mod:`models.scoring`."""
+        from . import scoring
+
+        return scoring.score(self, x, k=k)
+
+    def prior_z(self, n: int, *, temperature: float = 1.0, seed: int | None = None) -> torch.Tensor:
+        """``n`` latents from the prior N(0, I), scaled by ``temperature`` (truncation for GANs)."""
+        gen = torch.Generator(device="cpu")
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(int(seed))
+        z = torch.randn(n, self.latent_dim, generator=gen) * float(temperature)
+        return z.to(self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, temperature: float = 1.0, seed: int | None = None) -> torch.Tensor:
+        """``n`` images (N, C, H, W) in [0, 1]; the same seed gives the same images."""
+        return self.decode(self.prior_z(n, temperature=temperature, seed=seed))
+
+    # ----------------------------------------------------------------- helpers for subclasses
+    def _as_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """Check and move an image batch: float (N, C, H, W) in [0, 1] on our device."""
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(x)
+        if x.dim() == len(self.image_shape) - 1:
+            x = x.unsqueeze(0) if self.image_shape[0] != 1 else x.unsqueeze(0).unsqueeze(0)
+        if x.dim() == 3 and self.image_shape[0] == 1:
+            x = x.unsqueeze(1)
+        if tuple(x.shape[1:]) != tuple(self.image_shape):
+            raise ValueError(f"expected images of shape (N, {', '.join(map(str, self.image_shape))}), "
+                             f"got {tuple(x.shape)}")
+        if x.dtype == torch.uint8:
+            x = x.float() / 255.0
+        return x.to(self.device, torch.float32)
+
+    def _as_latent(self, z: torch.Tensor) -> torch.Tensor:
+        if not isinstance(z, torch.Tensor):
+            z = torch.as_tensor(z)
+        if z.dim() == 1:
+            z = z.unsqueeze(0)
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected latents of shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        return z.to(self.device, torch.float32)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able summary (what ``latent-explorer info --json`` prints)."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "latent_dim": self.latent_dim,
+            "image_shape": list(self.image_shape),
+            "parameters": self.num_parameters(),
+            "device": str(self.device),
+            "config": self.config,
+            **{k: v for k, v in self.metadata.items() if k not in ("name",)},
+        }
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} {self.name!r} family={self.family} latent_dim={self.latent_dim} "
+                f"device={self.device}>")
+
+
+def json_dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def orthonormal_basis(vectors: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
+    """Gram-Schmidt (via QR) the given vectors (rows) into an orthonormal basis, keeping their order
+    and sign."""
+    m = torch.stack(list(vectors)) if not isinstance(vectors, torch.Tensor) else vectors
+    q, r = torch.linalg.qr(m.T.double())
+    signs = torch.sign(torch.diagonal(r))
+    signs[signs == 0] = 1
+    return (q * signs).T.float()

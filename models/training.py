@@ -1,0 +1,231 @@
+"""Training loops for the VAE and the GAN: progress bar, atomic checkpoint after every epoch, resume.
+
+The checkpoint (``OUT.safetensors``) is always a complete, loadable model of the last finished
+epoch.  Optimiser state for resuming lives beside it in ``OUT.train-state.pt`` (plain tensors, read
+back with ``weights_only=True``).  Ctrl-C leaves the last finished epoch's checkpoint in place.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from . import checkpoint, data as data_mod
+from .base import GenerativeModel, resolve_device
+from .gan import GANModel
+from .vae import VAEModel
+
+
+@dataclass
+class TrainConfig:
+    family: str
+    data: str = "fashion-mnist"
+    epochs: int = 10
+    out: str = "model.safetensors"
+    beta: float = 1.0
+    latent_dim: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int | None = None
+    lr: float | None = None
+    limit: int | None = None          # use only the first N training images (tests, quick runs)
+    resume: bool = False
+    name: str | None = None
+    calibrate: bool = True
+    command: str = field(default_factory=lambda: " ".join(["latent-explorer", *sys.argv[1:]]))
+
+
+class TrainingError(Exception):
+    pass
+
+
+def state_path(out: str | os.PathLike) -> Path:
+    out = Path(out)
+    return out.with_name(out.stem + ".train-state.pt")
+
+
+def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | None = None) -> GenerativeModel:
+    """Train (or resume) a model as ``cfg`` says; returns the final model (also saved to ``cfg.out``)."""
+    log = log or (lambda s: print(s, file=sys.stderr))
+    if cfg.family not in ("vae", "gan"):
+        raise TrainingError(f"unknown family {cfg.family!r}; choose vae or gan")
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    train_split, heldout = data_mod.load_training_data(cfg.data)
+    if cfg.limit:
+        train_split.images, train_split.labels = train_split.images[:cfg.limit], train_split.labels[:cfg.limit]
+    x_train = train_split.images.to(device)
+    x_held = heldout.images.to(device)
+
+    start_epoch, model, opt_state, history = 0, None, None, []
+    out, spath = Path(cfg.out), state_path(cfg.out)
+    if cfg.resume:
+        if not out.exists() or not spath.exists():
+            raise TrainingError(f"cannot resume: {out} or {spath} is missing; start without --resume")
+        model = checkpoint.load(out, device=device)
+        state = torch.load(spath, map_location="cpu", weights_only=True)
+        done = int(model.metadata.get("training", {}).get("epochs", -1))
+        if int(state["epoch"]) != done:
+            raise TrainingError(f"cannot resume: {spath.name} is from epoch {state['epoch']} but {out.name} "
+                                f"from epoch {done}; start again without --resume")
+        start_epoch, opt_state = done, state["optimizers"]
+        history = list(model.metadata.get("training", {}).get("history", []))
+        torch.set_rng_state(state["rng"])
+        log(f"resuming {out} after epoch {start_epoch}")
+    else:
+        config: dict[str, Any] = {}
+        if cfg.latent_dim:
+            config["latent_dim"] = int(cfg.latent_dim)
+        if cfg.family == "vae":
+            config["beta"] = float(cfg.beta)
+            model = VAEModel.build(config, device=device)
+        else:
+            model = GANModel.build(config, device=device)
+    if start_epoch >= cfg.epochs:
+        log(f"{out} already has {start_epoch} epochs; nothing to do (raise --epochs to train more)")
+        return model
+
+    loop = _VAELoop(model, cfg, opt_state) if cfg.family == "vae" else _GANLoop(model, cfg, opt_state)
+    from tqdm import tqdm
+
+    n = x_train.shape[0]
+    steps = math.ceil(n / loop.batch_size)
+    for epoch in range(start_epoch, cfg.epochs):
+        model.net.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, device=device)
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress,
+                   file=sys.stderr, dynamic_ncols=True, leave=False)
+        totals: dict[str, float] = {}
+        for i in bar:
+            xb = x_train[perm[i * loop.batch_size:(i + 1) * loop.batch_size]].float() / 255.0
+            stats = loop.step(xb, epoch)
+            for k, v in stats.items():
+                totals[k] = totals.get(k, 0.0) + v
+            if i % 20 == 0:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()})
+        bar.close()
+        model.net.eval()
+        metrics = {k: v / steps for k, v in totals.items()}
+        metrics.update(loop.evaluate(x_held))
+        if not all(math.isfinite(v) for v in metrics.values()):
+            raise TrainingError(f"training diverged in epoch {epoch + 1} (metrics {metrics}); the last good "
+                                f"checkpoint is {out}. Try a lower --lr.")
+        metrics["seconds"] = time.perf_counter() - t0
+        history.append({"epoch": epoch + 1, **{k: round(v, 5) for k, v in metrics.items()}})
+        remaining = (cfg.epochs - epoch - 1) * metrics["seconds"]
+        log(f"epoch {epoch + 1}/{cfg.epochs} " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+            + f" (about {remaining / 60:.1f} min left)")
+        final = epoch + 1 == cfg.epochs
+        extra = loop.finish(heldout, cfg) if final else {}
+        training = {"command": cfg.command, "data": cfg.data, "epochs": epoch + 1, "seed": cfg.seed,
+                    "batch_size": loop.batch_size, "lr": loop.lr, "limit": cfg.limit, "metrics": history[-1],
+                    "history": history, "torch": torch.__version__, "device": str(device)}
+        meta = {"training": training, "name": cfg.name or out.stem,
+                "dataset": {"name": train_split.name.split("/")[0], "classes": train_split.classes,
+                            "train_images": n, "heldout_images": len(heldout)},
+                **extra}
+        torch.save({"epoch": epoch + 1, "optimizers": loop.optimizer_states(), "rng": torch.get_rng_state()},
+                   str(spath) + ".tmp")
+        os.replace(str(spath) + ".tmp", spath)
+        checkpoint.save(model, out, **meta)
+    return model
+
+
+class _VAELoop:
+    def __init__(self, model: VAEModel, cfg: TrainConfig, opt_state) -> None:
+        self.model = model
+        self.batch_size = cfg.batch_size or 128
+        self.lr = cfg.lr or 1e-3
+        self.opt = torch.optim.Adam(model.net.parameters(), lr=self.lr)
+        if opt_state:
+            self.opt.load_state_dict(opt_state[0])
+        self.dims = math.prod(model.image_shape)
+
+    def step(self, xb: torch.Tensor, epoch: int) -> dict[str, float]:
+        rec, kl = self.model.elbo_terms(xb)
+        loss = -(rec - self.model.beta * kl).mean() / self.dims
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.net.parameters(), 100.0)
+        self.opt.step()
+        return {"loss_bpd": loss.item() / math.log(2), "kl_nats": kl.mean().item()}
+
+    @torch.no_grad()
+    def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:
+        elbo = torch.cat([self.model.elbo(x_held[i:i + 1000].float() / 255) for i in range(0, len(x_held), 1000)])
+        return {"heldout_elbo_bpd": float(-elbo.mean() / (self.dims * math.log(2)))}
+
+    def finish(self, heldout: data_mod.Split, cfg: TrainConfig) -> dict[str, Any]:
+        ref = heldout
+        if cfg.data in ("fashion-mnist", "fmnist"):
+            ref = data_mod.fashion_mnist("test")
+        kl = self.model.unit_kl(ref.float01())
+        return {"directions": {"kl": [round(v, 5) for v in kl], "measured_on": ref.name}}
+
+    def optimizer_states(self) -> list:
+        return [self.opt.state_dict()]
+
+
+class _GANLoop:
+    def __init__(self, model: GANModel, cfg: TrainConfig, opt_state) -> None:
+        self.model = model
+        net = model.net
+        self.batch_size = cfg.batch_size or 64
+        self.lr = cfg.lr or 2e-4
+        betas = (0.5, 0.999)
+        self.opt_g = torch.optim.Adam(net.generator.parameters(), lr=self.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(net.discriminator.parameters(), lr=self.lr, betas=betas)
+        self.opt_e = torch.optim.Adam(net.encoder.parameters(), lr=self.lr * 2, betas=betas)
+        if opt_state:
+            for opt, st in zip((self.opt_g, self.opt_d, self.opt_e), opt_state):
+                opt.load_state_dict(st)
+
+    def step(self, xb: torch.Tensor, epoch: int) -> dict[str, float]:
+        net, dev = self.model.net, xb.device
+        b = xb.shape[0]
+        real = xb * 2 - 1
+        z = torch.randn(b, net.latent_dim, device=dev)
+        fake = net.generator(z)
+        # discriminator: real -> 1, fake -> 0 (one-sided label smoothing 0.9)
+        d_real, d_fake = net.discriminator(real), net.discriminator(fake.detach())
+        loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 0.9))
+                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        # generator: non-saturating loss
+        d_gen = net.discriminator(fake)
+        loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        # encoder: recover z from G(z), and reconstruct real images through the (frozen, eval) G
+        net.generator.eval()
+        z_hat = net.encoder(fake.detach())
+        rec = net.generator(net.encoder(real))
+        loss_e = F.mse_loss(z_hat, z) + F.mse_loss(rec, real)
+        self.opt_e.zero_grad(set_to_none=True)
+        loss_e.backward()
+        self.opt_e.step()
+        net.generator.train()
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_e": loss_e.item()}
+
+    @torch.no_grad()
+    def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:
+        x = x_held[:2000].float() / 255
+        rec = self.model.decode(self.model.encode(x))
+        return {"heldout_encoder_rec_mse": float(F.mse_loss(rec, x))}
+
+    def finish(self, heldout: data_mod.Split, cfg: TrainConfig) -> dict[str, Any]:
+        return {}
+
+    def optimizer_states(self) -> list:
+        return [self.opt_g.state_dict(), self.opt_d.state_dict(), self.opt_e.state_dict()]
