@@ -124,7 +124,7 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         log(f"epoch {epoch + 1}/{cfg.epochs} " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
             + f" (about {remaining / 60:.1f} min left)")
         final = epoch + 1 == cfg.epochs
-        extra = loop.finish(heldout, cfg) if final else {}
+        extra = loop.finish(heldout, cfg)  # every epoch: each checkpoint is complete
         training = {"command": cfg.command, "data": cfg.data, "epochs": epoch + 1, "seed": cfg.seed,
                     "batch_size": loop.batch_size, "lr": loop.lr, "limit": cfg.limit, "metrics": history[-1],
                     "history": history, "torch": torch.__version__, "device": str(device)}
