@@ -1,0 +1,146 @@
+"""Quality figures of the bundled models (README table).
+
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/model_quality.py [--iwae-images 1000] [--k 100]
+
+* VAE: negative ELBO on the whole Fashion-MNIST test set and the importance-weighted NLL (K samples)
+  on its first ``--iwae-images`` images, in nats and bits/dim (8-bit pixels, discretized logistic).
+* Every model: "FMNIST-classifier FD", the Fréchet distance between features of 10,000 samples and of
+  the 10,000 test images, in the 128-d penultimate layer of a small Fashion-MNIST CNN this script
+  trains (seeded; cached in benchmarks/.cache).  It is *not* FID (no Inception network); the distance
+  of 10,000 training images to the test set is printed as the floor.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import models  # noqa: E402
+from models.data import fashion_mnist  # noqa: E402
+
+CACHE = ROOT / "benchmarks" / ".cache"
+
+
+class FMNISTClassifier(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+        )
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.head(self.features(x * 2 - 1))
+
+
+def classifier(epochs: int = 3, seed: int = 0) -> FMNISTClassifier:
+    from safetensors.torch import load_file, save_file
+
+    path = CACHE / f"fmnist-classifier-e{epochs}-s{seed}.safetensors"
+    net = FMNISTClassifier()
+    if path.exists():
+        net.load_state_dict(load_file(str(path)))
+        return net.eval()
+    torch.manual_seed(seed)
+    train = fashion_mnist("train-full")
+    x, y = train.float01(), train.labels
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    for ep in range(epochs):
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), 128):
+            idx = perm[i:i + 128]
+            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        print(f"classifier epoch {ep + 1}/{epochs} loss {loss.item():.3f}", file=sys.stderr)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    save_file(net.state_dict(), str(path))
+    return net.eval()
+
+
+@torch.no_grad()
+def features(net: FMNISTClassifier, x: torch.Tensor) -> np.ndarray:
+    return torch.cat([net.features(x[i:i + 1000].float().cpu()) for i in range(0, len(x), 1000)]).double().numpy()
+
+
+def frechet(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy import linalg
+
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--k", type=int, default=100, help="importance samples for the IWAE NLL (default 100)")
+    ap.add_argument("--iwae-images", type=int, default=1000, help="test images for the IWAE NLL (default 1000)")
+    ap.add_argument("--samples", type=int, default=10000)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    torch.manual_seed(0)
+    test = fashion_mnist("test")
+    x_test = test.float01()
+    net = classifier()
+    acc = float((net(x_test).argmax(1) == test.labels).float().mean())
+    f_test = features(net, x_test)
+    f_train = features(net, fashion_mnist("train").float01()[:args.samples])
+    rows = [{"model": "Fashion-MNIST train images (floor)", "fd": frechet(f_train, f_test)}]
+    dims = 784
+    for name in ("vae", "beta-vae", "gan"):
+        path = models.bundled(name)
+        if not path.exists():
+            print(f"skipping {path.name}: not found", file=sys.stderr)
+            continue
+        m = models.load(path, device="cpu")
+        row = {"model": path.name}
+        t0 = time.perf_counter()
+        samples = torch.cat([m.sample(1000, seed=s) for s in range(args.samples // 1000)])
+        row["fd"] = frechet(features(net, samples), f_test)
+        if m.family == "vae":
+            elbo = torch.cat([m.elbo(x_test[i:i + 500]) for i in range(0, len(x_test), 500)])
+            row["neg_elbo_nats"] = float(-elbo.mean())
+            row["neg_elbo_bpd"] = row["neg_elbo_nats"] / (dims * math.log(2))
+            gen = torch.Generator().manual_seed(0)
+            xs = x_test[:args.iwae_images]
+            ll = torch.cat([m.iwae_log_likelihood(xs[i:i + 50], k=args.k, generator=gen)
+                            for i in range(0, len(xs), 50)])
+            row["iwae_nll_nats"] = float(-ll.mean())
+            row["iwae_nll_bpd"] = row["iwae_nll_nats"] / (dims * math.log(2))
+            row["iwae_k"] = args.k
+            row["iwae_images"] = len(xs)
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        rows.append(row)
+    if args.json:
+        print(json.dumps({"classifier_test_accuracy": acc, "rows": rows}, indent=2))
+        return 0
+    print(f"FMNIST classifier (features for FD): test accuracy {100 * acc:.1f}%; {torch.get_num_threads()} "
+          f"CPU threads, torch {torch.__version__}")
+    print()
+    print("| model | −ELBO nats (bits/dim), 10k test | IWAE NLL nats (bits/dim) | FMNIST-classifier FD ↓ |")
+    print("|---|---|---|---|")
+    for r in rows:
+        elbo = f"{r['neg_elbo_nats']:.1f} ({r['neg_elbo_bpd']:.3f})" if "neg_elbo_nats" in r else "—"
+        iw = (f"{r['iwae_nll_nats']:.1f} ({r['iwae_nll_bpd']:.3f}), K={r['iwae_k']}, first {r['iwae_images']}"
+              if "iwae_nll_nats" in r else "—")
+        print(f"| {r['model']} | {elbo} | {iw} | {r['fd']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
