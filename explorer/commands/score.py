@@ -1,0 +1,147 @@
+"""latent-explorer score [--model FILE] [--k K] [--json] PATH...
+
+Each PATH is an image file (anything Pillow opens), a directory of images (searched recursively; files
+with an image suffix or .npy), or a ``.npy`` array of shape (N, 28, 28) or (N, 1, 28, 28), uint8 0-255.
+Prints a table, or with ``--json`` one JSON list of objects with exactly the fields
+``source, index, log_likelihood_nats, bits_per_dim, ood_statistic, percentile, verdict, method``.
+
+A file that cannot be read gets one line on stderr and the others are still scored.  Exit status: 0 when
+every input was scored, 1 when some inputs failed (the rest are printed), 2 when nothing could be
+scored or the model cannot be loaded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+#: Images per scoring batch; the progress bar appears when there is more than one batch.
+BATCH = 64
+FIELDS = ("source", "index", "log_likelihood_nats", "bits_per_dim", "ood_statistic", "percentile", "verdict",
+          "method")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image file, directory of images, or .npy array")
+    p.add_argument("--model", default=None, help="checkpoint (default: the bundled VAE)")
+    p.add_argument("--k", type=int, default=None,
+                   help="importance samples of the VAE likelihood (default: models.scoring.DEFAULT_K)")
+    p.add_argument("--json", action="store_true", help="print one JSON list (stable field names)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _err(msg: str) -> None:
+    print(f"latent-explorer: error: {msg}", file=sys.stderr)
+
+
+def collect(paths: list[str]):
+    """Yield (source, index, uint8 (1, 28, 28) tensor) per image, or (source, None, message) per failure."""
+    import numpy as np
+
+    from models.data import IMAGE_SUFFIXES
+    from models.intake import IntakeError, from_array, load_image
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")
+                           and (f.suffix.lower() in IMAGE_SUFFIXES or f.suffix.lower() == ".npy"))
+            if not files:
+                yield raw, None, (f"{raw}: no image files in this directory (looked for "
+                                  f"{', '.join(sorted(IMAGE_SUFFIXES))}, .npy)")
+            items = [str(f) for f in files]
+        else:
+            items = [raw]
+        for item in items:
+            if item.lower().endswith(".npy"):
+                try:
+                    arr = np.load(item, allow_pickle=False, mmap_mode="r")
+                    results = from_array(np.asarray(arr), source=item)
+                except FileNotFoundError:
+                    yield item, None, f"{item}: no such file"
+                    continue
+                except IntakeError as exc:
+                    yield item, None, str(exc)
+                    continue
+                except (ValueError, OSError) as exc:
+                    yield item, None, f"{item}: not a readable .npy array ({str(exc).splitlines()[0][:160]})"
+                    continue
+                for i, r in enumerate(results):
+                    yield item, i, r.uint8
+            else:
+                try:
+                    yield item, 0, load_image(item).uint8
+                except IntakeError as exc:
+                    msg = str(exc)
+                    yield item, None, msg if item in msg else f"{item}: {msg.split(': ', 1)[-1]}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import models
+    from explorer.cli import UserError
+
+    if args.k is not None and args.k < 1:
+        raise UserError("--k must be at least 1")
+    model_path = args.model or str(models.bundled("vae"))
+    if args.model is None and not Path(model_path).exists():
+        raise UserError(f"the bundled VAE {model_path} is missing; pass --model FILE")
+
+    ok: list[tuple[str, int, object]] = []
+    failures = 0
+    for source, index, value in collect(args.paths):
+        if index is None:
+            _err(value)
+            failures += 1
+        else:
+            ok.append((source, index, value))
+    if not ok:
+        _err("no image could be scored")
+        return 2
+
+    import torch
+    from tqdm import tqdm
+
+    model = models.load(model_path, device=args.device)
+    from models import scoring
+
+    scoring.calibration_of(model)  # fail early (one line) when the model has no calibration
+    rows = []
+    n_batches = (len(ok) + BATCH - 1) // BATCH
+    bar = tqdm(total=len(ok), unit="img", file=sys.stderr, desc="scoring", dynamic_ncols=True,
+               disable=args.quiet or n_batches < 2)
+    for i in range(0, len(ok), BATCH):
+        chunk = ok[i:i + BATCH]
+        x = torch.stack([t for _, _, t in chunk])
+        for (source, index, _), s in zip(chunk, model.score(x, k=args.k)):
+            rows.append({"source": source, "index": index, **s.to_dict()})
+        bar.update(len(chunk))
+    bar.close()
+    rows = [{k: r[k] for k in FIELDS} for r in rows]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        _table(rows, model)
+    return 1 if failures else 0
+
+
+def _table(rows: list[dict], model) -> None:
+    def num(v, fmt):
+        return "—" if v is None else format(v, fmt)
+
+    width = min(48, max(len("source"), *(len(_label(r)) for r in rows)))
+    print(f"model: {model.name}   method: {rows[0]['method']}")
+    print(f"{'source':<{width}}  {'log p (nats)':>12}  {'bits/dim':>8}  {'statistic':>9}  {'pctile':>6}  verdict")
+    for r in rows:
+        label = _label(r)
+        if len(label) > width:
+            label = "…" + label[-(width - 1):]
+        print(f"{label:<{width}}  {num(r['log_likelihood_nats'], '12.1f')}  {num(r['bits_per_dim'], '8.3f')}  "
+              f"{r['ood_statistic']:9.2f}  {r['percentile']:6.1f}  {r['verdict']}")
+    n_ood = sum(r["verdict"] != "in-distribution" for r in rows)
+    print(f"{len(rows)} images, {n_ood} out of distribution")
+
+
+def _label(r: dict) -> str:
+    return f"{r['source']}[{r['index']}]" if r["source"].lower().endswith(".npy") else r["source"]
