@@ -24,6 +24,7 @@ COMMANDS = {
     "train": "Train a VAE or GAN on Fashion-MNIST or a folder of images.",
     "info": "Show what a checkpoint holds.",
     "sample": "Write a grid of samples as PNG.",
+    "interpolate": "Interpolate between two images or seeds; write a GIF or a PNG strip.",
     "score": "Likelihood (nats, bits/dim) and an OOD verdict for images, folders or .npy arrays.",
     "calibrate": "Recompute a checkpoint's OOD calibration on held-out in-distribution data.",
 }
