@@ -71,6 +71,15 @@ STATISTICS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The raw (uncorrected) feature whose held-out quantiles the calibration also stores, per family.
+RAW_FEATURES: dict[str, dict[str, str]] = {
+    "vae": {"feature": "nll_bpd", "label": "raw negative log-likelihood, bits/dim (−ELBO at the posterior mean)",
+            "unit": "bits/dim", "higher_is": "less likely"},
+    "gan": {"feature": "log_residual", "label": "raw inversion residual, log mean squared error",
+            "unit": "log MSE", "higher_is": "less likely"},
+}
+
+
 class UncalibratedError(ValueError):
     """The checkpoint carries no (usable) OOD calibration."""
 
@@ -254,7 +263,8 @@ def fit_calibration(model, x_fit: torch.Tensor, x_quantiles: torch.Tensor, *, fp
         comps.append({"feature": name, "mean": float(v.mean()), "std": float(max(v.std(), 1e-9))})
     cal: dict[str, Any] = {"version": CALIBRATION_VERSION, "family": model.family, "statistic": spec["name"],
                            "components": comps}
-    stat = statistic_from_features(features(model, x_quantiles), cal)
+    f_q = features(model, x_quantiles)
+    stat = statistic_from_features(f_q, cal)
     quantiles = np.quantile(stat, LEVELS / 100.0)
     threshold = float(np.quantile(stat, 1.0 - fpr))
     cal.update({
@@ -268,6 +278,10 @@ def fit_calibration(model, x_fit: torch.Tensor, x_quantiles: torch.Tensor, *, fp
         "higher_is_more_ood": True,
         "seconds": round(time.perf_counter() - t0, 2),
     })
+    # the raw feature beside the statistic (same held-out images), so the app can show why raw
+    # likelihood alone misleads: MNIST digits land in its *likely* tail
+    raw = RAW_FEATURES[model.family]
+    cal["raw"] = {**raw, "quantiles": [float(v) for v in np.quantile(f_q[raw["feature"]], LEVELS / 100.0)]}
     return cal
 
 
