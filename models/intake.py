@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,81 +44,160 @@ class IntakeResult:
 
 
 _VECTOR_MAGIC = {b"%PDF": "PDF", b"<svg": "SVG", b"<?xm": "SVG/XML"}
+#: Images wider or taller than this are reduced (box filter) before any float work, so a
+#: 10000x10000 picture costs about as much as its decoding, not gigabytes of float arrays.
+MAX_WORK_SIDE = 1024
+_ANIMATED_FORMATS = ("GIF", "PNG", "WEBP", "FLI", "MPO")
+
+
+def _pillow():
+    """Pillow, configured once for the whole process (never toggled per call: intake runs on worker
+    threads).  Pillow itself refuses images over 2 x MAX_PIXELS while reading their header; we refuse
+    anything over MAX_PIXELS ourselves, so its warning for the range between is silenced."""
+    from PIL import Image
+
+    if Image.MAX_IMAGE_PIXELS != MAX_PIXELS:
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    return Image
+
+
+def _clean_name(name: str) -> str:
+    """A file name as one printable line (a name may hold newlines or terminal escapes)."""
+    name = "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+    return name if len(name) <= 120 else name[:119] + "…"
+
+
+def _read_file(p: Path, name: str) -> bytes:
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise IntakeError(f"{name}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise IntakeError(f"{name}: cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise IntakeError(f"{name}: is a folder, not an image")
+    if not stat.S_ISREG(st.st_mode):
+        raise IntakeError(f"{name}: not a regular file (a named pipe, device or socket); save the image as a "
+                          f"file first")
+    if not os.access(p, os.R_OK):
+        raise IntakeError(f"{name}: permission denied; make the file readable")
+    if st.st_size > MAX_FILE_BYTES:
+        raise IntakeError(f"{name}: file is {st.st_size / 2**20:.0f} MiB, more than the "
+                          f"{MAX_FILE_BYTES // 2**20} MiB allowed for an image")
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(MAX_FILE_BYTES + 1)
+    except PermissionError:
+        raise IntakeError(f"{name}: permission denied; make the file readable") from None
+    except OSError as exc:
+        raise IntakeError(f"{name}: cannot be read ({exc.strerror or exc})") from None
 
 
 def load_image(source: str | os.PathLike | bytes, *, size: int = SIZE) -> IntakeResult:
-    """Read an image file (or its bytes) and frame it as a ``size`` x ``size`` grayscale image."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Read an image file (or its bytes) and frame it as a ``size`` x ``size`` grayscale image.
 
-    name = "image" if isinstance(source, (bytes, bytearray)) else Path(source).name
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
+    Raises :class:`IntakeError` (one line: what is wrong and what to do) for anything that is not a
+    usable raster image: empty, damaged or truncated files, vector/document formats (SVG, PDF),
+    images over :data:`MAX_PIXELS` (decompression bombs included), folders, pipes, unreadable files.
+    """
+    Image = _pillow()
+    from PIL import ImageOps, UnidentifiedImageError
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        name, data = "image", bytes(source)
     else:
         p = Path(source)
-        if not p.exists():
-            raise IntakeError(f"{name}: no such file")
-        if p.is_dir():
-            raise IntakeError(f"{name}: is a folder, not an image")
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise IntakeError(f"{name}: file is {p.stat().st_size / 2**20:.0f} MiB, more than the "
-                              f"{MAX_FILE_BYTES // 2**20} MiB allowed for an image")
-        try:
-            data = p.read_bytes()
-        except PermissionError:
-            raise IntakeError(f"{name}: permission denied; make the file readable") from None
-        except OSError as exc:
-            raise IntakeError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+        name = _clean_name(p.name or str(p))
+        data = _read_file(p, name)
     if not data:
         raise IntakeError(f"{name}: the file is empty (0 bytes)")
+    if len(data) > MAX_FILE_BYTES:
+        raise IntakeError(f"{name}: more than the {MAX_FILE_BYTES // 2**20} MiB allowed for an image")
     stripped = data.lstrip()[:4]
     for magic, kind in _VECTOR_MAGIC.items():
         if stripped.startswith(magic) or (kind.startswith("SVG") and b"<svg" in data[:2048]):
             raise IntakeError(f"{name}: {kind.split('/')[0]} is a vector/document format, which is not "
                               f"supported; export it as PNG first")
     steps: list[str] = []
-    old_limit = Image.MAX_IMAGE_PIXELS
+    too_large = (f"{name}: image is too large (over {MAX_PIXELS // 10**6} megapixels, or metadata that "
+                 f"unpacks to too much; possibly a decompression bomb); scale it down first")
     try:
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            try:
-                img = Image.open(io.BytesIO(data))
-            except UnidentifiedImageError:
-                raise IntakeError(f"{name}: not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, "
-                                  f"WebP, ...)") from None
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-                raise IntakeError(f"{name}: image is too large (over {MAX_PIXELS // 10**6} megapixels; "
-                                  f"possibly a decompression bomb); scale it down first") from None
-            w, h = img.size
-            if w * h > MAX_PIXELS:
-                raise IntakeError(f"{name}: image is {w}x{h} ({w * h / 1e6:.0f} megapixels), more than the "
-                                  f"{MAX_PIXELS // 10**6} megapixels allowed; scale it down first")
-            if w < 1 or h < 1:
-                raise IntakeError(f"{name}: image has no pixels ({w}x{h})")
-            orig_mode = img.mode
-            n_frames = getattr(img, "n_frames", 1)
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise IntakeError(f"{name}: not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, "
+                          f"WebP, ...)") from None
+    except Image.DecompressionBombError:
+        raise IntakeError(too_large) from None
+    except ValueError as exc:  # e.g. "Decompressed data too large" for a zTXt/iCCP bomb
+        if "too large" in str(exc).lower():
+            raise IntakeError(too_large) from None
+        raise IntakeError(f"{name}: the image is damaged ({_one_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise many types for broken headers
+        raise IntakeError(f"{name}: the image is damaged ({_one_line(exc)})") from None
+    with img:
+        w, h = img.size
+        if w * h > MAX_PIXELS:
+            raise IntakeError(f"{name}: image is too large: {w}x{h} ({w * h / 1e6:.0f} megapixels), more than the "
+                              f"{MAX_PIXELS // 10**6} megapixels allowed; scale it down first")
+        if w < 1 or h < 1:
+            raise IntakeError(f"{name}: image has no pixels ({w}x{h})")
+        orig_mode = img.mode
+        try:
+            n_frames = int(getattr(img, "n_frames", 1))
             if n_frames > 1:
                 img.seek(0)
-                steps.append(f"animated ({n_frames} frames): used the first frame")
+                what = "animated" if (img.format or "") in _ANIMATED_FORMATS else "multi-page"
+                steps.append(f"{what} ({n_frames} frames): used the first frame")
             if img.format == "JPEG" and max(w, h) > 8 * size:
                 img.draft("RGB" if img.mode in ("RGB", "YCbCr", "CMYK") else "L", (4 * size, 4 * size))
+            img.load()
+        except Image.DecompressionBombError:
+            raise IntakeError(too_large) from None
+        except MemoryError:
+            raise IntakeError(too_large) from None
+        except Exception as exc:  # noqa: BLE001 - OSError, SyntaxError, zlib.error, struct.error, ...
+            raise IntakeError(f"{name}: the image data is damaged or truncated ({_one_line(exc)})") from None
+        orientation = _exif_orientation(img)
+        if orientation in range(2, 9):
             try:
-                img.load()
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise IntakeError(f"{name}: the image data is damaged or truncated ({exc})") from None
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-                raise IntakeError(f"{name}: image is too large (possibly a decompression bomb)") from None
-            transposed = ImageOps.exif_transpose(img)
-            if transposed is not None and transposed.size != img.size or _exif_orientation(img) not in (0, 1):
+                rotated = ImageOps.exif_transpose(img)
+            except Exception:  # noqa: BLE001 - broken EXIF must not stop intake
+                rotated = None
+            if rotated is not None:
+                img = rotated
                 steps.append("rotated by its EXIF orientation")
-            img = transposed if transposed is not None else img
-            arr = _to_gray(img, steps)
-    finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
+        img = _shrink(img, steps)
+        arr = _to_gray(img, steps)
     arr = _frame(arr, size, steps)
     if (w, h) != (size, size) or orig_mode != "L":
         steps.insert(0, f"{w}x{h} {orig_mode}")
     return IntakeResult(torch.from_numpy(arr).unsqueeze(0), steps, (w, h), orig_mode, name)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    text = "".join(c for c in text if c.isprintable())
+    return (text[:157] + "...") if len(text) > 160 else (text or type(exc).__name__)
+
+
+def _shrink(img, steps: list[str]):
+    """Reduce a big image by an integer factor (box filter) so later float work stays small."""
+    w, h = img.size
+    if max(w, h) <= MAX_WORK_SIDE:
+        return img
+    factor = -(-max(w, h) // MAX_WORK_SIDE)
+    steps.append(f"reduced {factor}x first ({w}x{h} -> {-(-w // factor)}x{-(-h // factor)})")
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif img.mode == "1":
+        img = img.convert("L")
+    elif img.mode.startswith("I;16"):
+        img = img.convert("I")
+    try:
+        return img.reduce(factor)
+    except (ValueError, NotImplementedError):
+        return img.convert("RGBA" if "A" in img.getbands() else "RGB").reduce(factor)
 
 
 def _exif_orientation(img) -> int:
@@ -142,8 +222,14 @@ def _to_gray(img, steps: list[str]) -> np.ndarray:
         return np.clip(a / top * 255.0, 0, 255)
     if mode == "F":
         a = np.asarray(img, dtype=np.float64)
-        lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+        finite = np.isfinite(a)
         steps.append("floating-point values rescaled to 0-255")
+        if not finite.all():
+            steps.append("NaN/infinite pixels set to the lowest value")
+        if not finite.any():
+            return np.zeros_like(a)
+        lo, hi = float(a[finite].min()), float(a[finite].max())
+        a = np.where(finite, a, lo)
         return np.zeros_like(a) if hi <= lo else (a - lo) / (hi - lo) * 255.0
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = img.convert("RGBA")
