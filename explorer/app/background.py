@@ -1,0 +1,93 @@
+"""Run a function off the GUI thread and get its result back on the GUI thread.
+
+The panels of issue 5 (interpolation, scoring, the latent map) all call torch; none of it may run on
+the GUI thread.  :func:`run_in_background` hands a function to a shared ``QThreadPool`` and calls
+``on_done(result)`` or ``on_error(message)`` on the GUI thread when it ends.  A :class:`Ticket`
+lets the caller ignore a result that has gone stale (the model changed, a newer request was made).
+"""
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+_POOL: QThreadPool | None = None
+
+
+def pool() -> QThreadPool:
+    """The pool of issue-5 background jobs: two threads (the machine may have two cores)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = QThreadPool()
+        _POOL.setMaxThreadCount(2)
+    return _POOL
+
+
+class _Relay(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class Ticket:
+    """A handle on one background call: ``cancel()`` makes its result be dropped."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.finished = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _Job(QRunnable):
+    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self.fn, self.relay = fn, relay
+        self.setAutoDelete(True)
+
+    def run(self) -> None:  # runs on a pool thread
+        try:
+            result = self.fn()
+        except Exception as exc:  # noqa: BLE001 - reported to the GUI, never kills the app
+            msg = str(exc) or type(exc).__name__
+            if not isinstance(exc, (ValueError, OSError)):
+                msg = f"{type(exc).__name__}: {msg}"
+                traceback.print_exc()
+            self.relay.failed.emit(msg)
+        else:
+            self.relay.done.emit(result)
+
+
+_LIVE: set[_Relay] = set()
+
+
+def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
+                      on_error: Callable[[str], None] | None = None) -> Ticket:
+    """Call ``fn()`` on a pool thread; then ``on_done(result)`` or ``on_error(msg)`` on the GUI thread
+    (unless the returned ticket was cancelled first)."""
+    ticket = Ticket()
+    relay = _Relay()
+    _LIVE.add(relay)  # keep the relay alive until it has delivered
+
+    def done(result: Any) -> None:
+        _LIVE.discard(relay)
+        ticket.finished = True
+        if not ticket.cancelled:
+            on_done(result)
+
+    def failed(msg: str) -> None:
+        _LIVE.discard(relay)
+        ticket.finished = True
+        if not ticket.cancelled and on_error is not None:
+            on_error(msg)
+
+    relay.done.connect(done)
+    relay.failed.connect(failed)
+    pool().start(_Job(fn, relay))
+    return ticket
+
+
+def wait_idle(msecs: int = 10000) -> bool:
+    """Block until every background job has finished (for tests and shutdown)."""
+    return pool().waitForDone(msecs)

@@ -1,0 +1,64 @@
+"""Shared helpers for the issue-5 panel tests (interpolation, scoring, latent map, undo)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import functools  # noqa: E402
+
+import torch  # noqa: E402
+
+import models  # noqa: E402
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_vae():
+    """An untrained VAE (fast to build; the bundled ones may still be training)."""
+    from models.vae import VAEModel
+
+    torch.manual_seed(0)
+    return VAEModel.build(metadata={"name": "tiny VAE"})
+
+
+@functools.lru_cache(maxsize=None)
+def calibrated_vae():
+    """The bundled VAE if it is trained and calibrated, else None (tests that need a trained model skip)."""
+    path = models.bundled("vae")
+    if not path.exists():
+        return None
+    try:
+        m = models.load(path, device="cpu")
+    except models.CheckpointError:
+        return None
+    cal = m.metadata.get("calibration")
+    if not isinstance(cal, dict) or not cal.get("quantiles"):
+        return None
+    return m
+
+
+@functools.lru_cache(maxsize=None)
+def calibrated_tiny_vae():
+    """The tiny VAE with a quick calibration on 200 held-out images (or, without the dataset, the
+    bundled test subset's first images)."""
+    from models import scoring
+
+    m = tiny_vae()
+    try:
+        from models.data import fashion_mnist
+
+        imgs = fashion_mnist("heldout").images[:200]
+    except Exception:  # noqa: BLE001
+        from models.bundled_data import load_subset
+
+        imgs = torch.from_numpy(load_subset()[0][:200]).unsqueeze(1)
+    scoring.calibrate(m, images=imgs, source="test")
+    return m
+
+
+def wait_background(qtbot, timeout: int = 20000) -> None:
+    from explorer.app.background import pool
+
+    qtbot.waitUntil(lambda: pool().activeThreadCount() == 0, timeout=timeout)
+    qtbot.wait(20)
