@@ -5,8 +5,8 @@ float64 numpy arrays of length N (plus ``"latent"``, an (N, D) array).  "Determi
 same image always gets the same statistic, whatever else is in its batch, so a percentile computed
 today matches the calibration stored in the checkpoint.
 
-* :func:`png_bits_per_dim` — the input-complexity term of Serrà et al. (ICLR 2020): the length of
-  the image as a PNG file (zlib level 9, PNG's adaptive filters) in bits per pixel.
+* :func:`webp_bits_per_dim`, :func:`png_bits_per_dim` — the input-complexity term of Serrà et al.
+  (ICLR 2020): the length of the image as a lossless WebP (shipped) or PNG file, in bits per pixel.
 * :func:`vae_features` — the likelihood terms at the posterior mean: reconstruction log-likelihood
   log p(x | z=μ(x)), KL(q(z|x) ‖ p(z)), their sum as bits/dim, the posterior's log-variance, μ(x).
 * :func:`gan_features` — a GAN has no likelihood: the encoder's z is refined by a bounded number of
@@ -31,6 +31,26 @@ LN2 = math.log(2.0)
 def to_uint8(x01: torch.Tensor) -> np.ndarray:
     """(N, 1, H, W) floats in [0, 1] -> (N, H, W) uint8, rounded like the likelihood's pixel levels."""
     return np.round(x01.detach().float().clamp(0, 1).cpu().numpy()[:, 0] * 255.0).astype(np.uint8)
+
+
+def webp_bits_per_dim(images_u8: np.ndarray) -> np.ndarray:
+    """Length of each (H, W) uint8 image as a lossless WebP file (method 4), in bits per pixel.
+
+    About 0.25 ms an image; a better image compressor than PNG (Fashion-MNIST: 4.6 vs 5.1 bits/dim),
+    which makes the complexity correction sharper (docs/scoring.md has the comparison).
+    """
+    from PIL import Image, features as pil_features
+
+    if not pil_features.check("webp"):
+        raise ValueError("this Pillow was built without WebP support, which the OOD statistic needs; "
+                           "install Pillow from its wheels (pip install --force-reinstall pillow)")
+    out = np.empty(len(images_u8), dtype=np.float64)
+    for i, a in enumerate(images_u8):
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(a), "L").save(buf, format="WEBP", lossless=True, quality=100,
+                                                           method=4)
+        out[i] = buf.tell() * 8.0 / a.size
+    return out
 
 
 def png_bits_per_dim(images_u8: np.ndarray) -> np.ndarray:
@@ -58,7 +78,8 @@ def vae_features(model, x01: torch.Tensor) -> dict[str, np.ndarray]:
     mu, logvar = model.net.posterior(x01)
     rec = likelihood.log_prob(x01, model.net.decoder_params(mu), model.net.n_mix)   # log p(x | mu), nats
     kl = 0.5 * (mu ** 2 + logvar.exp() - 1.0 - logvar).sum(1)
-    png = png_bits_per_dim(to_uint8(x01))
+    u8 = to_uint8(x01)
+    png, webp = png_bits_per_dim(u8), webp_bits_per_dim(u8)
     nll_bpd = ((kl - rec) / (dims * LN2)).double().cpu().numpy()
     return {
         "nll_bpd": nll_bpd,                                            # -(log p(x|mu) - KL) in bits/dim
@@ -66,7 +87,9 @@ def vae_features(model, x01: torch.Tensor) -> dict[str, np.ndarray]:
         "kl_nats": kl.double().cpu().numpy(),
         "logvar_mean": logvar.mean(1).double().cpu().numpy(),
         "png_bpd": png,
-        "complexity": nll_bpd - png,                                   # Serrà et al.'s S(x)
+        "webp_bpd": webp,
+        "complexity_png": nll_bpd - png,                               # Serrà et al.'s S(x), PNG
+        "complexity": nll_bpd - webp,                                  # the same with lossless WebP
         "latent": mu.double().cpu().numpy(),
     }
 
@@ -116,13 +139,15 @@ def gan_features(model, x01: torch.Tensor, steps: int = GAN_INVERSION_STEPS) -> 
             d = net.discriminator(target).squeeze(1)
     finally:
         net.train(was_training)
-    png = png_bits_per_dim(to_uint8(x01))
+    u8 = to_uint8(x01)
+    png, webp = png_bits_per_dim(u8), webp_bits_per_dim(u8)
     return {
         "log_residual": torch.log(res + 1e-6).double().cpu().numpy(),
         "log_residual_encoder": torch.log(res0 + 1e-6).double().cpu().numpy(),
         "z_norm2": (z ** 2).mean(1).double().cpu().numpy(),
         "disc_logit": d.double().cpu().numpy(),
         "png_bpd": png,
+        "webp_bpd": webp,
         "latent": z.double().cpu().numpy(),
     }
 

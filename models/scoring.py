@@ -18,12 +18,13 @@ Two questions, answered separately because they cost very different amounts:
 
       statistic(x) = max_j (c_j(x) − m_j) / s_j
 
-  over components c_j, each oriented so that larger is more unusual, standardised by its mean and
+    over components c_j, each oriented so that larger is more unusual, standardised by its mean and
   standard deviation on the fitting half of the held-out split.  For a VAE the components are the
-  input-complexity-corrected likelihood of Serrà et al. (2020), S(x) = −log₂ p(x) − L_PNG(x) in bits
-  per dimension, and the negative log-likelihood itself (its upper tail: noise, inverted images).  For
-  a GAN they are the residual after inverting the generator (encoder + a bounded number of Adam
-  steps), corrected by the PNG code length the same way, and the inversion residual itself; they
+  input-complexity-corrected likelihood of Serrà et al. (2020), S(x) = −log₂ p(x) − L(x) in bits
+  per dimension with L the image's lossless-WebP code length, and the negative log-likelihood itself
+  (its upper tail: noise, inverted images).  For a GAN they are the residual after inverting the
+  generator (encoder + a bounded number of Adam steps), corrected by the code length the same way,
+  and the inversion residual itself; they
   approximate a likelihood and are labelled so.  The verdict is the fast path: :func:`ood` costs about
   one encoder and one decoder pass per image (VAE), never the K-sample likelihood.
 
@@ -59,9 +60,9 @@ FEATURE_BATCH = 256
 #: The statistic each family ships: its name, and its components (feature, sign) or a derived one.
 STATISTICS: dict[str, dict[str, Any]] = {
     "vae": {
-        "name": "max-z(png-complexity, nll)",
+        "name": "max-z(webp-complexity, nll)",
         "components": ["complexity", "nll_bpd"],
-        "method_ood": "complexity-corrected likelihood (PNG) + NLL tail",
+        "method_ood": "complexity-corrected likelihood (lossless WebP) + NLL tail",
     },
     "gan": {
         "name": "max-z(png-complexity of inversion residual, residual)",
@@ -159,7 +160,7 @@ def _derived(feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if "log_residual" in feats and "residual_complexity" not in feats:
         # a GAN's "code length" of x: Gaussian residual coding, ~ log-residual per pixel in bits,
         # corrected by the PNG code length like Serrà's S(x)
-        feats["residual_complexity"] = 0.5 * feats["log_residual"] / math.log(2.0) - feats["png_bpd"]
+        feats["residual_complexity"] = 0.5 * feats["log_residual"] / math.log(2.0) - feats["webp_bpd"]
     return feats
 
 

@@ -132,11 +132,34 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
                 "dataset": {"name": train_split.name.split("/")[0], "classes": train_split.classes,
                             "train_images": n, "heldout_images": len(heldout)},
                 **extra}
+        model.metadata.pop("calibration", None)   # a calibration of older weights would be stale
         torch.save({"epoch": epoch + 1, "optimizers": loop.optimizer_states(), "rng": torch.get_rng_state()},
                    str(spath) + ".tmp")
         os.replace(str(spath) + ".tmp", spath)
         checkpoint.save(model, out, **meta)
+    if cfg.calibrate:
+        _calibrate(model, heldout, out, log)
     return model
+
+
+def _calibrate(model: GenerativeModel, heldout: data_mod.Split, out: Path, log: Callable[[str], None]) -> None:
+    """OOD calibration on the held-out split (never the test set), saved into the final checkpoint.
+
+    A failure here does not lose the trained model (already saved); it says how to calibrate later.
+    """
+    from . import scoring
+
+    try:
+        scoring.calibrate(model, images=heldout.images, source=heldout.name, log=log)
+    except Exception as exc:  # noqa: BLE001 - the weights are safe; calibration can be redone
+        model.metadata.pop("calibration", None)
+        log(f"warning: OOD calibration failed ({type(exc).__name__}: {exc}); {out} has none. "
+            f"Run `latent-explorer calibrate {out}`.")
+        return
+    path = model.metadata.pop("path", None)
+    checkpoint.save(model, out)
+    if path is not None:
+        model.metadata["path"] = path
 
 
 class _VAELoop:

@@ -57,8 +57,8 @@ def collect(paths: list[str]):
         for item in items:
             if item.lower().endswith(".npy"):
                 try:
-                    arr = np.load(item, allow_pickle=False, mmap_mode="r")
-                    results = from_array(np.asarray(arr), source=item)
+                    arr = np.load(item, allow_pickle=False)
+                    results = from_array(arr, source=item)
                 except FileNotFoundError:
                     yield item, None, f"{item}: no such file"
                     continue
