@@ -51,7 +51,9 @@ class _Job(QRunnable):
             result = self.fn()
         except Exception as exc:  # noqa: BLE001 - reported to the GUI, never kills the app
             msg = str(exc) or type(exc).__name__
-            if not isinstance(exc, (ValueError, OSError)):
+            expected = isinstance(exc, (ValueError, OSError)) or getattr(exc, "quiet", False) or \
+                type(exc).__module__.startswith("models.")      # IntakeError, CheckpointError, ...
+            if not expected:
                 msg = f"{type(exc).__name__}: {msg}"
                 traceback.print_exc()
             self.relay.failed.emit(msg)
