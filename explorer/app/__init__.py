@@ -1,0 +1,60 @@
+"""The Latent Explorer desktop app (PySide6, pyqtgraph, superqt).
+
+``latent-explorer [FILE] [--device DEV]`` calls :func:`main`.  Importing this package is cheap: Qt,
+pyqtgraph and torch are imported when a window is made.
+
+Modules: ``state`` (ExplorerState, LoadedModel, Frame), ``render_worker`` (the one thread that calls
+the model), ``canvas`` (pyqtgraph image), ``latent_dock``, ``sampling_panel``, ``main_window``
+(menus, docks, drops, status bar), ``bench`` (``latent-explorer bench``).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+#: set to "1" to print "first-frame <unix time>" when the first frame is painted, then quit
+STARTUP_PROBE_ENV = "LATENT_EXPLORER_STARTUP_PROBE"
+
+
+def create_window(checkpoint: str | os.PathLike | None = None, device: str = "auto", *, settings=None):
+    """Make (but do not show) a main window, loading ``checkpoint`` or the bundled VAE."""
+    from .main_window import MainWindow
+
+    win = MainWindow(settings=settings, device=device)
+    path = checkpoint if checkpoint is not None else default_checkpoint()
+    if path is not None:
+        win.open_model(path)
+    return win
+
+
+def default_checkpoint():
+    """The bundled VAE, if it is there (found without importing torch on the GUI thread)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("models")
+    if spec is None or spec.origin is None:
+        return None
+    p = Path(spec.origin).resolve().parent.parent / "assets" / "vae-fmnist.safetensors"
+    return p if p.exists() else None
+
+
+def main(checkpoint: str | os.PathLike | None = None, device: str = "auto") -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("LatentExplorer")
+    app.setApplicationName("latent-explorer")
+    app.setApplicationDisplayName("Latent Explorer")
+    win = create_window(checkpoint, device)
+    win.show()
+    if os.environ.get(STARTUP_PROBE_ENV) == "1":
+        def first(_token: int) -> None:
+            print(f"first-frame {time.time():.6f}", flush=True)
+            QTimer.singleShot(0, win.close)
+        win.canvas.shown.connect(first)
+        win.model_load_finished.connect(lambda ok, msg: None if ok else (print(msg, file=sys.stderr),
+                                                                          app.exit(2)))
+    return app.exec()

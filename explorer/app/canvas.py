@@ -1,0 +1,134 @@
+"""The canvas: the decoded image, upscaled by the view (nearest neighbour), zoomable and pannable.
+
+Frames reach the screen through a pyqtgraph ``ImageItem`` as (H, W) uint8 arrays with *levels left
+unset*, which pyqtgraph draws as a Grayscale8 ``QImage`` without a colour table (about 0.4 ms a paint
+here; ``levels=(0, 255)`` would rebuild a 256-entry lookup table and draw an indexed image every frame,
+about 1.8 ms).  The 28×28 image is scaled by the view transform, never resampled by us.
+
+Errors (a failed render, no model yet) are drawn over the canvas by a label, not raised.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+PLACEHOLDER = "Open a checkpoint: File → Open (Ctrl+O), or drop a .safetensors file here"
+
+
+class _ImageItem(pg.ImageItem):
+    """An ImageItem that tells the canvas when it has painted new pixels."""
+
+    def __init__(self, on_painted) -> None:
+        super().__init__(axisOrder="row-major")
+        self._on_painted = on_painted
+
+    def paint(self, painter, *args) -> None:
+        super().paint(painter, *args)
+        self._on_painted()
+
+
+class Canvas(QWidget):
+    """Shows frames; ``shown(token)`` fires after a new frame has been painted."""
+
+    shown = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = pg.GraphicsView(background="#151515")
+        self.view.setAcceptDrops(False)           # drops go to the main window's single handler
+        self.view.viewport().setAcceptDrops(False)
+        self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.viewbox = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.02)
+        self.view.setCentralItem(self.viewbox)
+        self.image_item = _ImageItem(self._painted)
+        self.image_item.setOpts(autoDownsample=False)
+        self.viewbox.addItem(self.image_item)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.view)
+
+        self.overlay = QLabel(self.view)
+        self.overlay.setWordWrap(True)
+        self.overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._set_overlay_style(error=False)
+        self.set_overlay(PLACEHOLDER)
+
+        self._image: np.ndarray | None = None
+        self._token = -1            # token of the frame in the image item
+        self._painted_token = -1    # token of the frame last painted
+        self._set_at = 0.0
+        self.painted_at = 0.0       # perf_counter() of the last paint with new pixels
+        self.setMinimumSize(280, 280)
+
+    # ------------------------------------------------------------------ frames
+    def set_image(self, image: np.ndarray, token: int = 0) -> None:
+        """Show an (H, W) uint8 image (kept by reference: do not modify it afterwards)."""
+        first = self._image is None or self._image.shape != image.shape
+        self._image = image
+        self._token = int(token)
+        self._set_at = time.perf_counter()
+        self.image_item.setImage(image, autoLevels=False)
+        if first:
+            self.reset_zoom()
+
+    def image(self) -> np.ndarray | None:
+        """The pixels in the image item now ((H, W) uint8), or None."""
+        return self._image
+
+    @property
+    def token(self) -> int:
+        return self._token
+
+    def clear_image(self) -> None:
+        self._image = None
+        self.image_item.clear()
+
+    def reset_zoom(self) -> None:
+        if self._image is not None:
+            h, w = self._image.shape[:2]
+            self.viewbox.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
+
+    def _painted(self) -> None:
+        if self._painted_token != self._token:
+            self._painted_token = self._token
+            self.painted_at = time.perf_counter()
+            self.shown.emit(self._token)
+
+    # ------------------------------------------------------------------ messages over the canvas
+    def set_overlay(self, text: str | None, *, error: bool = False) -> None:
+        """Show ``text`` over the canvas (``None`` hides it)."""
+        if not text:
+            self.overlay.hide()
+            return
+        self._set_overlay_style(error)
+        self.overlay.setText(text)
+        self._place_overlay()
+        self.overlay.show()
+        self.overlay.raise_()
+
+    def overlay_text(self) -> str:
+        return self.overlay.text() if self.overlay.isVisible() else ""
+
+    def _set_overlay_style(self, error: bool) -> None:
+        if error:
+            self.overlay.setStyleSheet("QLabel { color: #ffd0d0; background: rgba(120, 20, 20, 200);"
+                                       " padding: 8px; border-radius: 4px; }")
+        else:
+            self.overlay.setStyleSheet("QLabel { color: #cfcfcf; background: rgba(0, 0, 0, 140);"
+                                       " padding: 8px; border-radius: 4px; }")
+
+    def _place_overlay(self) -> None:
+        w = max(120, self.view.width() - 40)
+        self.overlay.setFixedWidth(w)
+        self.overlay.adjustSize()
+        self.overlay.move((self.view.width() - w) // 2, 16)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self.overlay.isVisible():
+            self._place_overlay()

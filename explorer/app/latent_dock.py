@@ -1,0 +1,154 @@
+"""The latent dock: one labelled slider per direction of the open model.
+
+VAE: latent units ranked by KL (label "KL 2.31 nats"); GAN: principal directions (label "12.4% var").
+Each slider spans ±3σ of the prior along its direction.  The strongest :data:`SHOWN_FIRST` directions
+are shown; the rest are one click away ("Show all").  Switching models rebuilds the dock.
+
+The dock writes to the :class:`~explorer.app.state.ExplorerState` and follows it; it never renders.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+                               QSizePolicy, QVBoxLayout, QWidget)
+from superqt import QLabeledDoubleSlider
+from superqt.utils import signals_blocked
+
+from .state import ExplorerState, LoadedModel
+
+#: how many directions are shown before "Show all"
+SHOWN_FIRST = 8
+#: slider range in prior standard deviations
+RANGE_SIGMAS = 3.0
+
+
+class LatentDock(QDockWidget):
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__("Latent directions", parent)
+        self.setObjectName("latent-dock")
+        self.state = state
+        self.sliders: list[QLabeledDoubleSlider] = []
+        self._rows: list[tuple[QWidget, ...]] = []
+
+        body = QWidget()
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(6, 6, 6, 6)
+        self.summary = QLabel("No model open")
+        self.summary.setWordWrap(True)
+        self.summary.setStyleSheet("color: palette(mid);")
+        outer.addWidget(self.summary)
+
+        buttons = QHBoxLayout()
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("All sliders to zero, the prior's mean (R)")
+        self.reset_button.clicked.connect(state.reset)
+        self.random_button = QPushButton("Randomize")
+        self.random_button.setToolTip("A random point from the prior (Ctrl+R)")
+        self.random_button.clicked.connect(lambda: state.randomize())
+        buttons.addWidget(self.reset_button)
+        buttons.addWidget(self.random_button)
+        outer.addLayout(buttons)
+
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setHorizontalSpacing(6)
+        self.grid.setVerticalSpacing(2)
+        self.grid.setColumnStretch(1, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        holder = QWidget()
+        holder_lay = QVBoxLayout(holder)
+        holder_lay.setContentsMargins(0, 0, 0, 0)
+        holder_lay.addWidget(self.grid_host)
+        holder_lay.addStretch(1)           # rows pack at the top
+        scroll.setWidget(holder)
+        outer.addWidget(scroll, 1)
+
+        self.more_button = QPushButton()
+        self.more_button.setCheckable(True)
+        self.more_button.setToolTip("Show or hide the weaker directions (A)")
+        self.more_button.toggled.connect(self._show_rest)
+        self.more_button.hide()
+        outer.addWidget(self.more_button)
+
+        self.setWidget(body)
+        self.setMinimumWidth(330)
+        state.model_changed.connect(self.rebuild)
+        state.values_changed.connect(self.follow)
+        self._set_enabled(False)
+
+    # ------------------------------------------------------------------ building
+    def rebuild(self, loaded: LoadedModel) -> None:
+        """One row per direction: name, slider (±3σ, value shown), strength label."""
+        for row in self._rows:
+            for w in row:
+                self.grid.removeWidget(w)
+                w.deleteLater()
+        self._rows.clear()
+        self.sliders.clear()
+        kind = "latent units ranked by KL" if loaded.family == "vae" else "principal directions (GANSpace)"
+        self.summary.setText(f"{loaded.name}: {loaded.latent_dim} {kind}, strongest first; "
+                             f"sliders span ±{RANGE_SIGMAS:g}σ")
+        values = self.state.values
+        for i, (name, label) in enumerate(zip(loaded.names, loaded.labels)):
+            sigma = float(loaded.sigmas[i]) or 1.0
+            name_label = QLabel(name)
+            name_label.setMinimumWidth(34)
+            slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+            slider.setObjectName(f"slider-{i}")
+            slider.setDecimals(2)
+            slider.setRange(-RANGE_SIGMAS * sigma, RANGE_SIGMAS * sigma)
+            slider.setSingleStep(0.05 * sigma)
+            slider.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            slider.setMinimumWidth(150)
+            with signals_blocked(slider):
+                slider.setValue(float(values[i]) if i < values.size else 0.0)
+            slider.valueChanged.connect(lambda v, i=i: self.state.set_value(i, v))
+            strength = QLabel(label)
+            strength.setStyleSheet("color: palette(mid);")
+            tip = (f"{name}: {label}. Drag to move along this direction; the image follows.")
+            for w in (name_label, slider, strength):
+                w.setToolTip(tip)
+            self.grid.addWidget(name_label, i, 0)
+            self.grid.addWidget(slider, i, 1)
+            self.grid.addWidget(strength, i, 2)
+            self._rows.append((name_label, slider, strength))
+            self.sliders.append(slider)
+        rest = max(0, len(self.sliders) - SHOWN_FIRST)
+        self.more_button.setVisible(rest > 0)
+        with signals_blocked(self.more_button):
+            self.more_button.setChecked(False)
+        self._show_rest(False)
+        self._set_enabled(True)
+
+    def _show_rest(self, show: bool) -> None:
+        rest = max(0, len(self.sliders) - SHOWN_FIRST)
+        for row in self._rows[SHOWN_FIRST:]:
+            for w in row:
+                w.setVisible(show)
+        self.more_button.setText(f"Hide the {rest} weaker directions" if show
+                                 else f"Show all {len(self.sliders)} directions (+{rest})")
+
+    def toggle_all(self) -> None:
+        if self.more_button.isVisible():
+            self.more_button.toggle()
+
+    def showing_all(self) -> bool:
+        return self.more_button.isChecked() or len(self.sliders) <= SHOWN_FIRST
+
+    def _set_enabled(self, on: bool) -> None:
+        self.reset_button.setEnabled(on)
+        self.random_button.setEnabled(on)
+
+    # ------------------------------------------------------------------ following the state
+    def follow(self, values: np.ndarray) -> None:
+        """Put the sliders where the state is, without echoing back (values beyond ±3σ are kept in
+        the state; the slider shows its end)."""
+        for slider, v in zip(self.sliders, values):
+            if abs(slider.value() - float(v)) > 1e-6:
+                with signals_blocked(slider):
+                    slider.setValue(float(v))

@@ -1,0 +1,153 @@
+"""The sampling panel: temperature (VAE) or truncation (GAN), a seed, "New sample", and a small grid
+of samples from the prior; clicking a sample makes it the current point.
+
+The grid is drawn on the render worker (``model.prior_z`` + ``decode``, so a seed here gives the same
+images as ``latent-explorer sample``); this panel only shows the pixels it gets back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QGridLayout, QPushButton,
+                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from .render_worker import RenderWorker
+from .state import ExplorerState, LoadedModel
+
+GRID_ROWS = 3
+GRID_COLS = 3
+THUMB_SCALE = 3
+
+
+@dataclass
+class SampleGrid:
+    images: np.ndarray   # (N, H, W) uint8
+    values: np.ndarray   # (N, D) slider values of each sample
+    seed: int
+    temperature: float
+
+
+def draw_grid(loaded: LoadedModel, n: int, temperature: float, seed: int) -> SampleGrid:
+    """Runs on the worker: ``n`` prior samples as pixels and slider values."""
+    import torch
+
+    model = loaded.model
+    z = model.prior_z(n, temperature=temperature, seed=seed)
+    imgs = model.decode(z)[:, 0].clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
+    zs = z.detach().float().cpu().numpy()
+    values = np.stack([loaded.values_from_z(zi) for zi in zs])
+    return SampleGrid(images=imgs, values=values, seed=seed, temperature=temperature)
+
+
+def thumbnail(image: np.ndarray, scale: int = THUMB_SCALE) -> QPixmap:
+    """(H, W) uint8 -> a crisp (nearest-neighbour) pixmap."""
+    a = np.ascontiguousarray(image)
+    h, w = a.shape
+    qimg = QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(qimg.scaled(w * scale, h * scale, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                         Qt.TransformationMode.FastTransformation))
+
+
+class SamplingPanel(QDockWidget):
+    def __init__(self, state: ExplorerState, worker: RenderWorker, parent: QWidget | None = None) -> None:
+        super().__init__("Sampling", parent)
+        self.setObjectName("sampling-dock")
+        self.state = state
+        self.worker = worker
+        self.grid_data: SampleGrid | None = None
+        self._adopt_first = False
+
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(6, 6, 6, 6)
+        form = QFormLayout()
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 3.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setDecimals(2)
+        self.temperature.setValue(1.0)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(0)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Seed", self.seed)
+        lay.addLayout(form)
+        self.new_button = QPushButton("New sample")
+        self.new_button.setToolTip("Next seed: a new grid, and its first sample becomes current (N)")
+        self.new_button.clicked.connect(self.new_sample)
+        lay.addWidget(self.new_button)
+
+        self.buttons: list[QToolButton] = []
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        side = 28 * THUMB_SCALE
+        for i in range(GRID_ROWS * GRID_COLS):
+            b = QToolButton()
+            b.setObjectName(f"sample-{i}")
+            b.setIconSize(QSize(side, side))
+            b.setFixedSize(side + 8, side + 8)
+            b.setToolTip("Click to make this sample the current point")
+            b.clicked.connect(lambda _=False, i=i: self.choose(i))
+            grid.addWidget(b, i // GRID_COLS, i % GRID_COLS)
+            self.buttons.append(b)
+        lay.addLayout(grid)
+        lay.addStretch(1)
+        self.setWidget(body)
+
+        self.temperature.valueChanged.connect(self.refresh)
+        self.seed.valueChanged.connect(self.refresh)
+        state.model_changed.connect(self._model_changed)
+        self._set_enabled(False)
+
+    # ------------------------------------------------------------------ actions
+    def new_sample(self) -> None:
+        """Next seed; when its grid arrives, its first sample becomes the current point."""
+        if self.state.loaded is None:
+            return
+        self._adopt_first = True
+        if self.seed.value() >= self.seed.maximum():
+            self.seed.setValue(0)
+        else:
+            self.seed.setValue(self.seed.value() + 1)  # -> refresh()
+
+    def refresh(self) -> None:
+        loaded = self.state.loaded
+        if loaded is None:
+            return
+        n, t, s = GRID_ROWS * GRID_COLS, float(self.temperature.value()), int(self.seed.value())
+        self.worker.submit("grid", lambda: draw_grid(loaded, n, t, s),
+                           lambda g: self._grid_ready(loaded, g),
+                           lambda msg: self.state.say(f"Sampling failed: {msg}"))
+
+    def choose(self, index: int) -> None:
+        """Make sample ``index`` of the grid the current point."""
+        if self.grid_data is not None and 0 <= index < len(self.grid_data.values):
+            self.state.set_values(self.grid_data.values[index])
+
+    # ------------------------------------------------------------------ following
+    def _model_changed(self, loaded: LoadedModel) -> None:
+        gan = loaded.family == "gan"
+        label = self.widget().layout().itemAt(0).layout().labelForField(self.temperature)
+        label.setText("Truncation" if gan else "Temperature")
+        self.temperature.setToolTip("Scales the prior's standard deviation: lower gives more typical, "
+                                    "less varied samples" + (" (the truncation trick)" if gan else ""))
+        self.grid_data = None
+        self._set_enabled(True)
+        self.refresh()
+
+    def _grid_ready(self, loaded: LoadedModel, g: SampleGrid) -> None:
+        if loaded is not self.state.loaded:
+            return  # the model changed meanwhile
+        self.grid_data = g
+        for b, img in zip(self.buttons, g.images):
+            b.setIcon(QIcon(thumbnail(img)))
+        if self._adopt_first:
+            self._adopt_first = False
+            self.choose(0)
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.temperature, self.seed, self.new_button, *self.buttons):
+            w.setEnabled(on)
