@@ -31,6 +31,7 @@ import re
 import stat
 import struct
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -378,7 +379,9 @@ def _pickle_source(p: Path, fh, size: int) -> _Source:
         if code:
             raise _err(p, _refusal(code[0]))
     try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr: not for users
+            warnings.simplefilter("ignore")
+            obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         raise _err(p, _refusal(found.group(1)) if found else
@@ -583,15 +586,14 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
 def _clean_text(text: str, limit: int = 200) -> str:
-    """One printable line: terminal escapes dropped, control characters shown escaped, length capped."""
-    text = _ANSI.sub("", text)
+    """One printable line: control characters (newlines, terminal escapes) shown escaped, length capped."""
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _clean_exc(exc: BaseException, limit: int = 160) -> str:
     """The first meaningful line of an exception's message, cleaned (torch's start with boilerplate)."""
-    lines = [ln.strip() for ln in _ANSI.sub("", str(exc)).splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in _ANSI.sub("", str(exc)).splitlines() if ln.strip()]  # torch bolds text
     if not lines:
         return type(exc).__name__
     return _clean_text(lines[0], limit)

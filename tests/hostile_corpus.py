@@ -42,6 +42,28 @@ class Case:
     special: bool = False       # not a regular file (a folder, a named pipe)
 
 
+_SHARED: tuple[Path, list[Case]] | None = None
+
+
+def shared_corpus() -> tuple[Path, list[Case]]:
+    """The corpus, built once per process in a fresh folder under the system temp dir (removed at exit).
+
+    The folder is world-readable (0755) so a check can run as an unprivileged user: root reads a
+    mode-000 file regardless, so "permission denied" can only be seen by dropping privileges.
+    """
+    global _SHARED
+    if _SHARED is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        d = Path(tempfile.mkdtemp(prefix="latent-explorer-corpus-"))
+        os.chmod(d, 0o755)
+        atexit.register(shutil.rmtree, d, ignore_errors=True)
+        _SHARED = (d, build_corpus(d))
+    return _SHARED
+
+
 def markers(directory: str | os.PathLike) -> list[Path]:
     """Files that a pickle payload managed to create (must always be empty)."""
     return sorted(Path(directory).rglob(MARKER_PREFIX + "*"))
