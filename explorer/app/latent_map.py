@@ -1,0 +1,262 @@
+"""The latent map: encoded Fashion-MNIST test images in 2-D, coloured by class.
+
+Hover a point to see its image; click one to make its z the current z.  The current z (a star) and
+every scored image (a triangle, green in distribution, red out) are drawn in the same projection
+(:mod:`models.latent_map`).  Encoding the subset runs in the background.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .background import Ticket, run_in_background
+from .pixmaps import pixmap_gray
+
+#: ten distinguishable colours (Tableau 10), one per Fashion-MNIST class
+PALETTE = [(78, 121, 167), (242, 142, 43), (225, 87, 89), (118, 183, 178), (89, 161, 79),
+           (237, 201, 72), (176, 122, 161), (255, 157, 167), (156, 117, 95), (186, 176, 172)]
+IN_MARKER = (60, 200, 90)
+OUT_MARKER = (240, 60, 50)
+#: how close (screen pixels) the pointer must be to a point to hover or pick it
+PICK_RADIUS_PX = 10
+
+
+class LatentMapWidget(QWidget):
+    """Scatter plot of the encoded test subset with markers for the current z and scored images."""
+
+    #: the user clicked a point: its z (make it the current z)
+    latentChosen = Signal(object)
+    #: index of the clicked point in the subset
+    pointChosen = Signal(int)
+    #: the map was (re)built for a model: number of points
+    mapReady = Signal(int)
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        import pyqtgraph as pg
+
+        self.setObjectName("LatentMap")
+        self.model = None
+        self.map = None                      # models.latent_map.LatentMap
+        self._ticket: Ticket | None = None
+        self._current_z: np.ndarray | None = None
+        self.markers: list[tuple[str, np.ndarray, str | None]] = []
+        self.hovered: int | None = None
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        top = QHBoxLayout()
+        self.projection = QComboBox()
+        self.projection.addItem("PCA of the encoded images", "pca")
+        self.projection.addItem("First two slider directions", "directions")
+        self.projection.currentIndexChanged.connect(lambda _i: self.rebuild())
+        self.status = QLabel("Open a model to map its latent space.")
+        top.addWidget(self.projection)
+        top.addWidget(self.status, 1)
+        lay.addLayout(top)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumSize(240, 200)
+        self.plot.hideButtons()
+        self.plot.getPlotItem().setMenuEnabled(False)
+        self.plot.setAspectLocked(False)
+        lay.addWidget(self.plot, 1)
+        self.scatter = pg.ScatterPlotItem(size=5, pen=None)
+        self.plot.addItem(self.scatter)
+        self.marker_items = pg.ScatterPlotItem(size=14, symbol="t", pen=pg.mkPen("k", width=1))
+        self.plot.addItem(self.marker_items)
+        self.current_item = pg.ScatterPlotItem(size=20, symbol="star", pen=pg.mkPen("k", width=1.5),
+                                               brush=pg.mkBrush(255, 255, 255))
+        self.plot.addItem(self.current_item)
+        self.labels: list = []
+        self.legend = self.plot.addLegend(offset=(-4, 4), labelTextSize="8pt", verSpacing=-6)
+        self.legend.setZValue(100)
+        self.legend.setBrush(pg.mkBrush(0, 0, 0, 170))
+
+        self.thumb = QLabel(self.plot)
+        self.thumb.setStyleSheet("QLabel { background: #111; color: #ddd; border: 1px solid #888; padding: 2px; }")
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumb.hide()
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    # ------------------------------------------------------------------------------------ model
+    def set_model(self, model) -> None:
+        self.model = model
+        self.map = None
+        self.clear_markers()
+        self._current_z = None
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Encode the subset with the model and project it (in the background)."""
+        if self._ticket:
+            self._ticket.cancel()
+        self.scatter.clear()
+        self.thumb.hide()
+        model = self.model
+        if model is None:
+            self.status.setText("Open a model to map its latent space.")
+            return
+        method = str(self.projection.currentData())
+        self.status.setText("Encoding the Fashion-MNIST test subset…")
+
+        def job():
+            from models.latent_map import build
+
+            return build(model, method=method)
+
+        def done(lm) -> None:
+            if model is self.model:
+                self._set_map(lm)
+        self._ticket = run_in_background(job, done, self._fail)
+
+    def _fail(self, msg: str) -> None:
+        self.status.setText(f"⚠ {msg}")
+        self.message.emit(msg)
+
+    def _set_map(self, lm) -> None:
+        import pyqtgraph as pg
+
+        self.map = lm
+        brushes = [pg.mkBrush(*PALETTE[int(c) % len(PALETTE)], 200) if c >= 0 else pg.mkBrush(200, 200, 200, 200)
+                   for c in lm.labels]
+        self.scatter.setData(pos=lm.xy, brush=brushes, data=np.arange(len(lm)))
+        self.legend.clear()
+        for c, name in enumerate(lm.classes):
+            self.legend.addItem(pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(*PALETTE[c % len(PALETTE)])),
+                                name)
+        pi = self.plot.getPlotItem()
+        pi.setLabel("bottom", lm.axis_labels[0])
+        pi.setLabel("left", lm.axis_labels[1])
+        self.plot.autoRange()
+        self.status.setText(f"{len(lm):,} test images, {lm.method.upper() if lm.method == 'pca' else 'slider axes'}; "
+                            f"click a point to go there")
+        self._redraw_markers()
+        self.mapReady.emit(len(lm))
+
+    # ------------------------------------------------------------------------------------ markers
+    def set_current_z(self, z) -> None:
+        self._current_z = None if z is None else np.asarray(z, dtype=np.float32).reshape(-1)
+        self._redraw_current()
+
+    def add_marker(self, name: str, z, verdict: str | None = None) -> None:
+        """A scored image's z: a triangle coloured by verdict, labelled with its name."""
+        self.markers.append((name, np.asarray(z, dtype=np.float32).reshape(-1), verdict))
+        self._redraw_markers()
+
+    def clear_markers(self) -> None:
+        self.markers = []
+        self._redraw_markers()
+
+    def marker_positions(self) -> np.ndarray:
+        if self.map is None or not self.markers:
+            return np.zeros((0, 2), np.float32)
+        return self.map.project(np.stack([z for _, z, _ in self.markers]))
+
+    def current_position(self) -> np.ndarray | None:
+        if self.map is None or self._current_z is None or self._current_z.shape[0] != self.map.z.shape[1]:
+            return None
+        return self.map.project(self._current_z)[0]
+
+    def _redraw_current(self) -> None:
+        pos = self.current_position()
+        if pos is None:
+            self.current_item.clear()
+        else:
+            self.current_item.setData(pos=[pos])
+
+    def _redraw_markers(self) -> None:
+        import pyqtgraph as pg
+
+        for t in self.labels:
+            self.plot.removeItem(t)
+        self.labels = []
+        self.marker_items.clear()
+        self._redraw_current()
+        if self.map is None or not self.markers:
+            return
+        pos = self.marker_positions()
+        brushes = [pg.mkBrush(*(OUT_MARKER if v == "out-of-distribution" else IN_MARKER if v else (200, 200, 200)))
+                   for _, _, v in self.markers]
+        self.marker_items.setData(pos=pos, brush=brushes)
+        for (name, _, v), p in zip(self.markers, pos):
+            t = pg.TextItem(name, color=OUT_MARKER if v == "out-of-distribution" else (230, 230, 230),
+                            anchor=(0, 1))
+            t.setPos(float(p[0]), float(p[1]))
+            self.plot.addItem(t)
+            self.labels.append(t)
+
+    # ------------------------------------------------------------------------------------ pointer
+    def point_at(self, view_x: float, view_y: float) -> int | None:
+        """The subset point within :data:`PICK_RADIUS_PX` screen pixels of a view position, if any."""
+        if self.map is None:
+            return None
+        vb = self.plot.getPlotItem().getViewBox()
+        pw, ph = vb.viewPixelSize()
+        d = ((self.map.xy[:, 0] - view_x) / max(pw, 1e-12)) ** 2 + ((self.map.xy[:, 1] - view_y) / max(ph, 1e-12)) ** 2
+        i = int(np.argmin(d))
+        return i if d[i] <= PICK_RADIUS_PX ** 2 else None
+
+    def widget_pos_of(self, index: int) -> QPoint:
+        """Where subset point ``index`` is on the plot widget (for tests and the thumbnail)."""
+        vb = self.plot.getPlotItem().getViewBox()
+        scene = vb.mapViewToScene(QPointF(float(self.map.xy[index, 0]), float(self.map.xy[index, 1])))
+        return self.plot.mapFromScene(scene)
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self.map is None:
+            return
+        vb = self.plot.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            self._hide_thumb()
+            return
+        v = vb.mapSceneToView(scene_pos)
+        i = self.point_at(v.x(), v.y())
+        if i is None:
+            self._hide_thumb()
+        else:
+            self.show_thumbnail(i, self.plot.mapFromScene(scene_pos))
+
+    def show_thumbnail(self, index: int, at: QPoint | None = None) -> None:
+        lm = self.map
+        self.hovered = index
+        cls = lm.classes[lm.labels[index]] if 0 <= lm.labels[index] < len(lm.classes) else "?"
+        self.thumb.setPixmap(pixmap_gray(lm.images[index], 3))
+        self.thumb.setToolTip(cls)
+        self.thumb.setText("")
+        self.thumb.adjustSize()
+        at = at if at is not None else self.widget_pos_of(index)
+        x = at.x() + 12 if at.x() + 12 + self.thumb.width() < self.plot.width() else at.x() - 12 - self.thumb.width()
+        y = max(0, min(at.y() - self.thumb.height() // 2, self.plot.height() - self.thumb.height()))
+        self.thumb.move(x, y)
+        self.thumb.show()
+        self.thumb.raise_()
+        self.status.setText(f"#{index}: {cls}")
+
+    def _hide_thumb(self) -> None:
+        if self.hovered is not None:
+            self.hovered = None
+            self.thumb.hide()
+
+    def _on_mouse_clicked(self, ev) -> None:
+        if self.map is None or ev.button() != Qt.MouseButton.LeftButton:
+            return
+        vb = self.plot.getPlotItem().getViewBox()
+        v = vb.mapSceneToView(ev.scenePos())
+        i = self.point_at(v.x(), v.y())
+        if i is not None:
+            ev.accept()
+            self.choose(i)
+
+    def choose(self, index: int) -> None:
+        """Make subset point ``index`` the current z."""
+        lm = self.map
+        z = lm.z[index].copy()
+        self.set_current_z(z)
+        cls = lm.classes[lm.labels[index]] if 0 <= lm.labels[index] < len(lm.classes) else "?"
+        self.message.emit(f"Went to test image #{int(index)} ({cls})")
+        self.pointChosen.emit(int(index))
+        self.latentChosen.emit(z)
