@@ -1,0 +1,330 @@
+"""The checkpoint format: round trips are exact, seeds reproduce, bad files are refused, writes are atomic."""
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import stat
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as st_save
+
+import models
+from models import checkpoint, imaging
+from models.gan import GANModel
+from models.vae import VAEModel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _small(family: str, seed: int = 0):
+    torch.manual_seed(seed)
+    if family == "vae":
+        return VAEModel.build({"latent_dim": 6, "channels": 8, "n_mix": 2, "beta": 2.0})
+    return GANModel.build({"latent_dim": 8, "channels": 8})
+
+
+def _perturb_batchnorm(model) -> None:
+    """Give BatchNorm running stats non-default values, so a round trip that dropped buffers would show."""
+    for m in model.net.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+
+
+def _meta(path) -> dict:
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata())
+
+
+def _rewrite(src: Path, dst: Path, *, meta=None, tensors=None) -> Path:
+    """Copy a checkpoint with some metadata or tensors replaced."""
+    with safe_open(str(src), framework="pt") as f:
+        t = {k: f.get_tensor(k) for k in f.keys()}
+        m = dict(f.metadata())
+    if tensors:
+        t.update(tensors)
+    if meta:
+        m.update(meta)
+    dst.write_bytes(st_save(t, metadata=m))
+    return dst
+
+
+# ------------------------------------------------------------------ round trips
+@pytest.mark.parametrize("family", ["vae", "gan"])
+def test_round_trip_gives_bit_identical_outputs(family, tmp_path):
+    m = _small(family)
+    _perturb_batchnorm(m)
+    path = models.save(m, tmp_path / f"{family}.safetensors", name="round trip", training={"epochs": 3, "seed": 7},
+                       dataset={"name": "fashion-mnist", "classes": [f"c{i}" for i in range(10)]})
+    back = models.load(path, device="cpu")
+    assert (back.family, back.latent_dim, back.image_shape, back.name) == (family, m.latent_dim, (1, 28, 28),
+                                                                           "round trip")
+    assert back.config == m.config
+    assert back.metadata["training"] == {"epochs": 3, "seed": 7}
+    assert back.class_names == [f"c{i}" for i in range(10)]
+    for k, v in m.net.state_dict().items():
+        assert torch.equal(v, back.net.state_dict()[k]), k
+    z = m.prior_z(5, seed=1)
+    x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(m.decode(z), back.decode(z))
+    assert torch.equal(m.encode(x), back.encode(x))
+    if family == "gan":
+        assert torch.equal(m.discriminate(x), back.discriminate(x))
+    else:
+        assert back.beta == 2.0
+
+
+@pytest.mark.parametrize("family", ["vae", "gan"])
+def test_load_then_save_keeps_tensors_and_metadata(family, tmp_path):
+    """(Not the bytes: safetensors writes its metadata map in no fixed order.)"""
+    from safetensors.torch import load_file
+
+    m = _small(family)
+    a = models.save(m, tmp_path / "a.safetensors", name="same")
+    b = models.save(models.load(a, device="cpu"), tmp_path / "b.safetensors")
+    assert _meta(a) == _meta(b)
+    ta, tb = load_file(str(a)), load_file(str(b))
+    assert ta.keys() == tb.keys()
+    assert all(torch.equal(ta[k], tb[k]) and ta[k].dtype == tb[k].dtype for k in ta)
+
+
+@pytest.mark.parametrize("family", ["vae", "gan"])
+def test_seeds_reproduce_across_a_reload(family, tmp_path):
+    m = _small(family)
+    back = models.load(models.save(m, tmp_path / "m.safetensors"), device="cpu")
+    assert torch.equal(m.sample(4, seed=5), m.sample(4, seed=5))
+    assert torch.equal(m.sample(4, seed=5), back.sample(4, seed=5))
+    assert torch.equal(m.sample(3, seed=5, temperature=0.5), back.sample(3, seed=5, temperature=0.5))
+    assert not torch.equal(m.sample(4, seed=5), m.sample(4, seed=6))
+
+
+def test_our_own_pickle_layout_loads_safely(tmp_path):
+    """The one .pt layout we read: {"format": TAG, "state_dict": tensors, "metadata": {...}}."""
+    m = _small("vae")
+    meta = _meta(models.save(m, tmp_path / "m.safetensors"))
+    torch.save({"format": checkpoint.FORMAT_TAG, "state_dict": m.net.state_dict(), "metadata": meta},
+               tmp_path / "m.pt")
+    back = models.load(tmp_path / "m.pt", device="cpu")
+    z = m.prior_z(2, seed=0)
+    assert torch.equal(back.decode(z), m.decode(z))
+
+
+def test_half_precision_weights_are_accepted(tmp_path):
+    m = _small("vae")
+    src = models.save(m, tmp_path / "m.safetensors")
+    half = {k: v.half() for k, v in m.net.state_dict().items() if v.is_floating_point()}
+    back = models.load(_rewrite(src, tmp_path / "half.safetensors", tensors=half), device="cpu")
+    z = m.prior_z(2, seed=0)
+    assert torch.allclose(back.decode(z), m.decode(z), atol=2e-2)
+
+
+# ------------------------------------------------------------------ refusals (the corpus has many more)
+class _Marker:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.path!r}, 'w').write('ran')",))
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".ckpt"])
+def test_malicious_pickle_is_refused_without_running(suffix, tmp_path):
+    marker = tmp_path / "MARKER"
+    path = tmp_path / f"evil{suffix}"
+    torch.save({"state_dict": _Marker(marker)}, path)
+    with pytest.raises(models.CheckpointError) as info:
+        models.load(path, device="cpu")
+    assert "refused" in str(info.value) and "builtins.exec" in str(info.value)
+    assert "nothing in it was run" in str(info.value)
+    assert not marker.exists()
+    # and the same bytes unpickled unsafely *would* have run (the test is meaningful)
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        data = zf.read(next(n for n in zf.namelist() if n.endswith("data.pkl")))
+    assert b"exec" in data
+    raw = tmp_path / "raw.pkl"
+    raw.write_bytes(pickle.dumps(_Marker(marker)))
+    pickle.loads(raw.read_bytes())
+    assert marker.exists()
+
+
+def test_future_version_asks_for_an_upgrade(tmp_path):
+    src = models.save(_small("vae"), tmp_path / "m.safetensors")
+    path = _rewrite(src, tmp_path / "future.safetensors", meta={"format_version": "2"})
+    with pytest.raises(models.CheckpointError, match="newer version of Latent Explorer.*Upgrade"):
+        models.load(path, device="cpu")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_are_refused(value, tmp_path):
+    m = _small("gan")
+    src = models.save(m, tmp_path / "m.safetensors")
+    key = "generator.fc.0.weight"
+    bad = m.net.state_dict()[key].clone()
+    bad[0, 0] = value
+    with pytest.raises(models.CheckpointError, match=f"tensor {re.escape(key)} contains NaN or infinite"):
+        models.load(_rewrite(src, tmp_path / "bad.safetensors", tensors={key: bad}), device="cpu")
+
+
+def test_foreign_state_dicts_are_refused(tmp_path):
+    foreign = {"conv1.weight": torch.zeros(4, 3, 3, 3), "fc.weight": torch.zeros(10, 4)}
+    torch.save(foreign, tmp_path / "resnet.pth")
+    with pytest.raises(models.CheckpointError, match="plain PyTorch state dict"):
+        models.load(tmp_path / "resnet.pth", device="cpu")
+    (tmp_path / "resnet.safetensors").write_bytes(st_save(foreign))
+    with pytest.raises(models.CheckpointError, match="without Latent Explorer metadata"):
+        models.load(tmp_path / "resnet.safetensors", device="cpu")
+
+
+def test_missing_file_names_the_full_path(tmp_path):
+    with pytest.raises(models.CheckpointError, match=re.escape(str(tmp_path / "nope.safetensors"))):
+        models.load(tmp_path / "nope.safetensors")
+
+
+def test_metadata_that_would_break_the_app_later_is_refused_now(tmp_path):
+    src = models.save(_small("vae"), tmp_path / "m.safetensors")
+    for meta, fragment in [({"directions": '{"kl": [1, 2]}'}, "directions"),
+                           ({"calibration": "[1, 2]"}, "should be a JSON object"),
+                           ({"dataset": '{"classes": "shirt"}'}, "class names")]:
+        with pytest.raises(models.CheckpointError, match=fragment):
+            models.load(_rewrite(src, tmp_path / "bad.safetensors", meta=meta), device="cpu")
+
+
+def test_a_name_with_control_characters_is_cleaned(tmp_path):
+    src = models.save(_small("vae"), tmp_path / "m.safetensors")
+    m = models.load(_rewrite(src, tmp_path / "n.safetensors", meta={"name": "evil\x1b[2J\nname"}), device="cpu")
+    assert m.name.isprintable() and "\n" not in m.name and "\x1b" not in m.name
+
+
+def test_an_absurd_architecture_costs_no_memory(tmp_path):
+    """latent_dim = 10**9 would allocate ~12 TB if built for real; it is refused via the meta device."""
+    import json
+
+    src = models.save(_small("vae"), tmp_path / "m.safetensors")
+    config = json.loads(_meta(src)["config"])
+    config["latent_dim"] = 10 ** 9
+    with pytest.raises(models.CheckpointError, match="needs"):
+        models.load(_rewrite(src, tmp_path / "big.safetensors", meta={"config": json.dumps(config)}), device="cpu")
+
+
+# ------------------------------------------------------------------ atomic writes
+class _Boom(Exception):
+    pass
+
+
+def _fail_on_write(monkeypatch, after_bytes: int = 10):
+    """Make the next file write die after ``after_bytes`` bytes, like a full disk or a kill."""
+    real_fdopen = os.fdopen
+
+    def fdopen(fd, *a, **k):
+        fh = real_fdopen(fd, *a, **k)
+
+        class Half:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                fh.close()
+                return False
+
+            def write(self, data):
+                fh.write(data[:after_bytes])
+                fh.flush()
+                raise _Boom("disk full")
+
+            def __getattr__(self, name):
+                return getattr(fh, name)
+
+        return Half()
+
+    monkeypatch.setattr(checkpoint.os, "fdopen", fdopen)
+
+
+def test_a_failed_save_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    old = _small("vae", seed=0)
+    models.save(old, path)
+    before = path.read_bytes()
+    _fail_on_write(monkeypatch)
+    with pytest.raises(_Boom):
+        models.save(_small("vae", seed=1), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"], "temporary file left behind"
+    models.load(path, device="cpu")
+
+
+def test_a_failed_image_write_leaves_the_old_image_intact(tmp_path, monkeypatch):
+    path = tmp_path / "grid.png"
+    imaging.save_grid(torch.zeros(4, 1, 28, 28), path)
+    before = path.read_bytes()
+    _fail_on_write(monkeypatch)
+    with pytest.raises(_Boom):
+        imaging.save_grid(torch.ones(4, 1, 28, 28), path)
+    with pytest.raises(_Boom):
+        imaging.save_gif(torch.ones(3, 1, 28, 28), tmp_path / "new.gif")
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
+
+
+def test_atomic_write_replaces_in_one_step_with_usual_permissions(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+    old_umask = os.umask(0o022)
+    try:
+        checkpoint.atomic_write_bytes(path, b"new contents")
+        assert os.umask(0o022) == 0o022, "atomic_write_bytes must not change the process umask"
+    finally:
+        os.umask(old_umask)
+    assert path.read_bytes() == b"new contents"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    checkpoint.atomic_write_bytes(tmp_path / "new" / "deeper" / "g.bin", b"x")  # creates folders
+    assert (tmp_path / "new" / "deeper" / "g.bin").read_bytes() == b"x"
+
+
+def test_save_and_imaging_write_through_atomic_write_bytes(tmp_path, monkeypatch):
+    written = []
+    real = checkpoint.atomic_write_bytes
+
+    def spy(path, data):
+        written.append(Path(path).name)
+        real(path, data)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", spy)
+    monkeypatch.setattr(imaging, "atomic_write_bytes", spy)
+    models.save(_small("gan"), tmp_path / "g.safetensors")
+    imaging.save_grid(torch.zeros(2, 1, 28, 28), tmp_path / "g.png")
+    imaging.save_strip(torch.zeros(2, 1, 28, 28), tmp_path / "s.png")
+    imaging.save_gif(torch.zeros(2, 1, 28, 28), tmp_path / "a.gif")
+    assert written == ["g.safetensors", "g.png", "s.png", "a.gif"]
+
+
+#: Direct file writes that are known to be atomic another way (path fragment -> reason).
+_ATOMIC_ELSEWHERE = {
+    "models/training.py": "torch.save to OUT.train-state.pt.tmp, then os.replace",
+    "models/checkpoint.py": "atomic_write_bytes itself",
+}
+_WRITE_CALL = re.compile(
+    r"\.write_(bytes|text)\(|\bopen\([^)]*[\"'][wax]b?\+?[\"']|\btorch\.save\(|\bnp\.save[z]?(_compressed)?\((?!buf\b)"
+    r"|\bjson\.dump\(|\.save\((str\()?(path|out|dest|target|file|filename|fn)\b")
+
+
+def test_no_code_writes_files_except_atomically():
+    """Source scan: every write in models/ and explorer/ goes through atomic_write_bytes (or QSaveFile)."""
+    offenders = []
+    for py in sorted(list((ROOT / "models").rglob("*.py")) + list((ROOT / "explorer").rglob("*.py"))):
+        rel = py.relative_to(ROOT).as_posix()
+        if rel.startswith("explorer/app/"):
+            continue  # the app's own writes are checked in test_hostile_app.py
+        for no, line in enumerate(py.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if _WRITE_CALL.search(code) and rel not in _ATOMIC_ELSEWHERE:
+                offenders.append(f"{rel}:{no}: {line.strip()}")
+    assert not offenders, "write these through models.checkpoint.atomic_write_bytes:\n" + "\n".join(offenders)
