@@ -1,0 +1,93 @@
+"""explorer.errors: unexpected errors go to a log file with their traceback; the user gets one line."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from explorer import errors
+from models.checkpoint import CheckpointError
+
+
+@pytest.fixture(autouse=True)
+def log_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_LOG_DIR", str(tmp_path / "logs"))
+    return tmp_path / "logs" / errors.LOG_NAME
+
+
+def _raise(exc):
+    try:
+        raise exc
+    except BaseException as caught:  # noqa: BLE001
+        return caught
+
+
+def test_default_log_dir_is_the_platform_user_log_dir(monkeypatch):
+    import platformdirs
+
+    monkeypatch.delenv("LATENT_EXPLORER_LOG_DIR")
+    assert errors.log_dir() == __import__("pathlib").Path(platformdirs.user_log_dir("latent-explorer", appauthor=False))
+
+
+def test_unexpected_error_is_logged_with_traceback_and_summarised(log_in_tmp):
+    exc = _raise(ZeroDivisionError("division by zero\nsecond line"))
+    line = errors.log_exception(exc, "rendering")
+    assert line.startswith("rendering: unexpected error: ZeroDivisionError: division by zero")
+    assert "\n" not in line and str(log_in_tmp) in line
+    text = log_in_tmp.read_text()
+    assert "Traceback (most recent call last)" in text and "ZeroDivisionError" in text and "rendering" in text
+    assert "_raise" in text  # the frame where it happened
+
+
+def test_user_errors_are_shown_not_logged(log_in_tmp):
+    line = errors.log_exception(CheckpointError("x.pt: refused: loading this pickle would run os.system"))
+    assert line == "x.pt: refused: loading this pickle would run os.system"
+    assert not log_in_tmp.exists()
+
+
+def test_out_of_memory_gets_a_plain_message(log_in_tmp):
+    class OutOfMemoryError(RuntimeError):  # stands in for torch.cuda.OutOfMemoryError
+        pass
+
+    line = errors.log_exception(_raise(OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")), "scoring")
+    assert line.startswith("scoring: out of memory") and log_in_tmp.exists()
+
+
+def test_an_unwritable_log_never_raises(tmp_path, monkeypatch):
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("LATENT_EXPLORER_LOG_DIR", str(blocker / "logs"))
+    line = errors.log_exception(_raise(KeyError("k")), "saving")
+    assert "unexpected error: KeyError" in line and "could not be written" in line and "\n" not in line
+
+
+def test_log_rotates_and_entries_from_threads_stay_whole(log_in_tmp, monkeypatch):
+    monkeypatch.setattr(errors, "MAX_LOG_BYTES", 20_000)
+
+    def work(i):
+        for j in range(20):
+            errors.log_exception(_raise(ValueError(f"thread {i} error {j} " + "x" * 200)), f"worker {i}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rotated = log_in_tmp.with_name(errors.LOG_NAME + ".1")
+    assert rotated.exists() and log_in_tmp.stat().st_size <= 20_000
+    for entry in log_in_tmp.read_text().split("=== ")[1:]:
+        assert entry.rstrip().endswith("x" * 200), entry[-300:]  # each entry ends with its own message
+
+
+def test_install_hooks_routes_thread_crashes_to_the_log(log_in_tmp, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    shown = []
+    errors.install_hooks(shown.append)
+    t = threading.Thread(target=lambda: 1 / 0, name="render-worker")
+    t.start()
+    t.join()
+    assert shown and shown[0].startswith("render-worker: unexpected error: ZeroDivisionError")
+    assert "ZeroDivisionError" in log_in_tmp.read_text()
