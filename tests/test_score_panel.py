@@ -130,11 +130,19 @@ def test_uncalibrated_model_scores_without_a_verdict(qtbot):
     assert p.verdict_label.text() == "no verdict"
 
 
-def test_new_model_clears_the_list(panel, qtbot):
+def test_new_model_drops_finished_rows_and_scores_waiting_images_with_it(panel, qtbot):
     panel.add_files([SAMPLES_DIR / "sneaker.png"])
     _wait_idle(qtbot, panel)
     panel.set_model(calibrated_tiny_vae())
     assert panel.list.count() == 0 and panel.items == []
+    # images dropped before any model is open wait for it
+    panel.set_model(None)
+    [item] = panel.add_files([SAMPLES_DIR / "bag.png"])
+    qtbot.wait(100)
+    assert item.status == "queued"
+    panel.set_model(calibrated_tiny_vae())
+    _wait_idle(qtbot, panel)
+    assert item.status == "done" and panel.list.count() == 1
 
 
 def test_trained_model_tells_a_garment_from_a_digit(qtbot):

@@ -90,6 +90,8 @@ class MainWindow(QMainWindow):
         self.worker.job_failed.connect(lambda key, msg: self._say(f"{key} failed: {msg}"))
         self.canvas.shown.connect(self._frame_shown)
         self.worker.submit("devices", _available_devices, self._set_devices)
+        from .analysis_docks import install as install_analysis_docks
+        install_analysis_docks(self)  # issue 5: score / latent map / interpolation docks, undo, image drops
 
     # ================================================================== docks
     def create_docks(self) -> None:

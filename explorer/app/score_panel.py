@@ -178,7 +178,7 @@ class ScorePanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         self.list = QListWidget()
         self.list.setMinimumHeight(60)
-        self.list.setMaximumHeight(140)
+        self.list.setMaximumHeight(120)
         self.list.currentRowChanged.connect(self._on_select)
         split.addWidget(self.list)
 
@@ -220,7 +220,8 @@ class ScorePanel(QWidget):
         self.stat_plot = pg.PlotWidget()
         self.raw_plot = pg.PlotWidget()
         for p in (self.stat_plot, self.raw_plot):
-            p.setMinimumSize(200, 150)
+            p.setMinimumSize(180, 150)
+            p.setMaximumHeight(240)
             p.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             p.setMouseEnabled(False, False)
             p.hideButtons()
@@ -231,17 +232,45 @@ class ScorePanel(QWidget):
         self.raw_text.setWordWrap(True)
         self.raw_text.setStyleSheet("color: #bbb;")
         dl.addWidget(self.raw_text)
-        split.addWidget(detail)
-        split.setStretchFactor(1, 4)
+        detail.setMinimumHeight(540)
+        from PySide6.QtWidgets import QFrame, QScrollArea
+
+        scroll = QScrollArea()
+        scroll.setWidget(detail)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        split.addWidget(scroll)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 6)
+        split.setSizes([90, 600])
         lay.addWidget(split, 1)
         self._update_buttons()
 
     # ------------------------------------------------------------------------------------ input
     def set_model(self, model) -> None:
-        """A new model: the queue is cancelled and the list cleared (its scores were for the old one)."""
-        self.cancel()
+        """A new model: finished rows go (their scores were for the old model); images still waiting
+        -- dropped while the model was loading, say -- are scored with the new one."""
+        if self._ticket is not None:
+            self._ticket.cancel()
+        self._cancel.set()
+        self._running = None
         self.model = model
-        self.clear()
+        pending = [i for i in self.items if i.status in ("queued", "running")]
+        for i in pending:
+            i.status, i.stage = "queued", ""
+        self.items = pending
+        self.list.blockSignals(True)
+        self.list.clear()
+        for item in pending:
+            row = QListWidgetItem(item.summary())
+            row.setData(Qt.ItemDataRole.UserRole, item.id)
+            self.list.addItem(row)
+        if pending:
+            self.list.setCurrentRow(0)
+        self.list.blockSignals(False)
+        self._show(None)
+        self._pump()
 
     def add_files(self, paths) -> list[ScoredImage]:
         return [self._enqueue(Path(p).name, str(p)) for p in paths]
@@ -306,7 +335,13 @@ class ScorePanel(QWidget):
         self._cancel = threading.Event()
         nxt.status, nxt.stage = "running", "starting"
         self._running = nxt
-        model, cancel, report = self.model, self._cancel, self._progress.stage.emit
+        model, cancel, progress = self.model, self._cancel, self._progress
+
+        def report(item_id: int, text: str) -> None:
+            try:
+                progress.stage.emit(item_id, text)
+            except RuntimeError:         # the panel was closed meanwhile: stop quietly
+                raise Cancelled() from None
         self._ticket = run_in_background(lambda: score_one(model, nxt, cancel, report),
                                          lambda res, it=nxt: self._on_done(it, res),
                                          lambda msg, it=nxt: self._on_failed(it, msg))
@@ -364,17 +399,14 @@ class ScorePanel(QWidget):
         self._update_buttons()
 
     def clear(self) -> None:
-        """Forget finished items (a running job is cancelled first)."""
-        if self._running is not None:
-            self.cancel()
-        keep = [i for i in self.items if i is self._running]
-        self.items = keep
+        """Cancel whatever runs or waits and empty the list."""
+        if self._ticket is not None:
+            self._ticket.cancel()
+        self._cancel.set()
+        self._running = None
+        self.items = []
         self.list.blockSignals(True)
         self.list.clear()
-        for item in keep:
-            row = QListWidgetItem(item.summary())
-            row.setData(Qt.ItemDataRole.UserRole, item.id)
-            self.list.addItem(row)
         self.list.blockSignals(False)
         self._show(None)
         self._update_progress()
@@ -494,11 +526,11 @@ class ScorePanel(QWidget):
     def _draw_histograms(self, item: ScoredImage | None) -> None:
         cal = self._calibration()
         stat_plot, raw_plot = self.stat_plot.getPlotItem(), self.raw_plot.getPlotItem()
-        stat_plot.setTitle("OOD statistic — held-out Fashion-MNIST", size="9pt")
+        stat_plot.setTitle("OOD statistic, held-out images", size="9pt")
         raw = cal.get("raw") if cal else None
-        raw_title = "Raw likelihood — held-out Fashion-MNIST"
+        raw_title = "Raw likelihood, held-out images"
         if raw and raw.get("unit"):
-            raw_title = f"Raw {'NLL' if raw['unit'] == 'bits/dim' else 'residual'} ({raw['unit']}) — held-out"
+            raw_title = f"Raw {'NLL' if raw['unit'] == 'bits/dim' else 'residual'} ({raw['unit']}), held-out"
         raw_plot.setTitle(raw_title, size="9pt")
         if cal is None:
             stat_plot.setTitle("OOD statistic — this model has no calibration", size="9pt")
@@ -512,7 +544,7 @@ class ScorePanel(QWidget):
             _histogram(raw_plot, rq, rv, None, f"{raw.get('unit', '')}: less likely →")
             if rv is not None:
                 likelier = 100.0 - float(np.interp(rv, rq, np.asarray(cal.get("levels", np.linspace(0, 100, len(rq))))))
-                raw_plot.setTitle(f"{raw_title}<br>this image: more likely than {likelier:.0f}% of them",
+                raw_plot.setTitle(f"{raw_title}<br>this image is likelier than {likelier:.0f}% of them",
                                   size="9pt")
         else:
             raw_plot.setTitle("Raw likelihood: not in this checkpoint's calibration<br>"

@@ -1,0 +1,103 @@
+"""Undo and redo of latent changes (a ``QUndoStack`` that listens to the explorer state).
+
+Every change of the current point -- a slider, Reset, Randomize, a click on the latent map, a scored
+image, a loaded JSON state -- becomes one undo step.  A slider *drag* is one step, not hundreds:
+consecutive changes of the same single slider less than :data:`MERGE_WINDOW_S` apart are merged.
+Opening another model clears the history (its latents have another meaning).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+#: changes of the same slider closer together than this (seconds) merge into one undo step
+MERGE_WINDOW_S = 0.8
+_MERGE_ID = 0x5E1
+
+
+class LatentChange(QUndoCommand):
+    def __init__(self, history: "LatentHistory", old: np.ndarray, new: np.ndarray, slider: int | None) -> None:
+        super().__init__(_describe(old, new, slider, history.names))
+        self.history, self.old, self.new, self.slider = history, old, new, slider
+        self.at = time.monotonic()
+        self._first = True
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return _MERGE_ID if self.slider is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt override
+        if not isinstance(other, LatentChange) or other.slider != self.slider or self.slider is None:
+            return False
+        if other.at - self.at > MERGE_WINDOW_S:
+            return False
+        self.new, self.at = other.new, other.at
+        self.setText(_describe(self.old, self.new, self.slider, self.history.names))
+        return True
+
+    def redo(self) -> None:
+        if self._first:          # the change already happened; pushing only records it
+            self._first = False
+            return
+        self.history._apply(self.new)
+
+    def undo(self) -> None:
+        self.history._apply(self.old)
+
+
+def _describe(old: np.ndarray, new: np.ndarray, slider: int | None, names: list[str]) -> str:
+    if slider is not None:
+        name = names[slider] if slider < len(names) else f"slider {slider}"
+        return f"Move {name} to {float(new[slider]):+.2f}"
+    if not np.any(new):
+        return "Reset latent"
+    return "Change latent"
+
+
+class LatentHistory(QObject):
+    """Records the state's latent changes on :attr:`stack`; undo/redo set the state back."""
+
+    def __init__(self, state, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.stack = QUndoStack(self)
+        self.stack.setUndoLimit(500)
+        self.names: list[str] = []
+        self._last: np.ndarray | None = None
+        self._applying = False
+        state.model_changed.connect(self._model_changed)
+        state.values_changed.connect(self._values_changed)
+        if state.loaded is not None:
+            self._model_changed(state.loaded)
+            self._last = state.values
+
+    def _model_changed(self, loaded) -> None:
+        self.stack.clear()
+        self.names = list(getattr(loaded, "names", []))
+        self._last = None
+
+    def _values_changed(self, values) -> None:
+        new = np.asarray(values, dtype=np.float32).copy()
+        old, self._last = self._last, new
+        if self._applying or old is None or old.shape != new.shape or np.array_equal(old, new):
+            return
+        changed = np.flatnonzero(old != new)
+        slider = int(changed[0]) if changed.size == 1 else None
+        self.stack.push(LatentChange(self, old, new, slider))
+
+    def _apply(self, values: np.ndarray) -> None:
+        if self.state.loaded is None or self.state.loaded.latent_dim != values.shape[0]:
+            return
+        self._applying = True
+        try:
+            self.state.set_values(values)
+        finally:
+            self._applying = False
+
+    def seal(self) -> None:
+        """End the current merge run (e.g. when a slider is released)."""
+        cmd = self.stack.command(self.stack.count() - 1) if self.stack.count() else None
+        if isinstance(cmd, LatentChange):
+            cmd.at = -1e9
