@@ -1,0 +1,140 @@
+"""Training: a short run lowers the loss; Ctrl-C leaves the last finished epoch loadable; resume goes on.
+
+Runs on a small folder of Fashion-MNIST images (``--data FOLDER``), so each epoch takes a second or two.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import models
+from models.training import TrainConfig, state_path, train
+
+ROOT = Path(__file__).resolve().parent.parent
+N_IMAGES = 384
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    """384 Fashion-MNIST test images as PNGs in one sub-folder per class."""
+    from PIL import Image
+
+    from models.data import DataError, fashion_mnist
+
+    try:
+        split = fashion_mnist("test")
+    except DataError as exc:
+        pytest.skip(f"Fashion-MNIST is not installed: {exc}")
+    root = tmp_path_factory.mktemp("fmnist-folder")
+    for i in range(N_IMAGES):
+        label = split.classes[int(split.labels[i])].replace("/", "-")
+        (root / label).mkdir(exist_ok=True)
+        Image.fromarray(np.asarray(split.images[i, 0]), "L").save(root / label / f"{i:04d}.png")
+    return root
+
+
+def _heldout_elbo_bpd(model, folder) -> float:
+    from models.data import image_folder
+
+    _, held = image_folder(folder)
+    x = held.images.float() / 255.0
+    torch.manual_seed(123)
+    return float(-model.elbo(x).mean() / (784 * np.log(2)))
+
+
+def test_a_short_training_run_lowers_the_loss(image_folder, tmp_path):
+    from models.vae import VAEModel
+
+    torch.manual_seed(0)
+    before = _heldout_elbo_bpd(VAEModel.build({}), image_folder)
+    log: list[str] = []
+    out = tmp_path / "vae.safetensors"
+    cfg = TrainConfig(family="vae", data=str(image_folder), epochs=2, out=str(out), seed=0, batch_size=32,
+                      calibrate=False, command="latent-explorer train vae (test)")
+    model = train(cfg, progress=False, log=log.append)
+    history = model.metadata["training"]["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert history[1]["loss_bpd"] < history[0]["loss_bpd"]
+    after = _heldout_elbo_bpd(models.load(out, device="cpu"), image_folder)
+    assert after < before - 0.1, (before, after)
+    assert any("epoch 2/2" in line for line in log)
+    assert state_path(out).exists()
+
+
+def test_a_short_gan_run_writes_a_loadable_checkpoint(image_folder, tmp_path):
+    out = tmp_path / "gan.safetensors"
+    cfg = TrainConfig(family="gan", data=str(image_folder), epochs=1, out=str(out), seed=0, batch_size=64,
+                      calibrate=False, command="latent-explorer train gan (test)")
+    train(cfg, progress=False, log=lambda s: None)
+    m = models.load(out, device="cpu")
+    metrics = m.metadata["training"]["metrics"]
+    assert all(np.isfinite(v) for k, v in metrics.items() if isinstance(v, float))
+    x = m.sample(4, seed=0)
+    assert x.shape == (4, 1, 28, 28) and float(x.min()) >= 0 and float(x.max()) <= 1
+
+
+def _cli(*args) -> list[str]:
+    script = Path(sys.executable).with_name("latent-explorer")
+    return [str(script) if script.exists() else sys.executable, *([] if script.exists() else ["-m", "explorer.cli"]),
+            *args]
+
+
+def _epochs_in(path: Path) -> int | None:
+    try:
+        return int(models.load(path, device="cpu").metadata["training"]["epochs"])
+    except (models.CheckpointError, KeyError):
+        return None
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_the_last_epoch_loadable_and_resume_continues(image_folder, tmp_path):
+    out = tmp_path / "run.safetensors"
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
+    args = ["train", "vae", "--data", str(image_folder), "--out", str(out), "--batch-size", "32",
+            "--no-calibrate", "--quiet"]
+    proc = subprocess.Popen(_cli(*args, "--epochs", "500"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=str(tmp_path))
+    try:
+        deadline = time.time() + 120
+        while not out.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert out.exists(), "no checkpoint after the first epoch"
+        time.sleep(0.3)  # well inside the next epoch
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "interrupted" in stderr and "--resume" in stderr, stderr
+    done = _epochs_in(out)
+    assert done is not None and done >= 1, "the checkpoint left by Ctrl-C must load"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not leftovers, leftovers
+
+    resumed = subprocess.run(_cli(*args, "--epochs", str(done + 1), "--resume"), capture_output=True, text=True,
+                             env=env, cwd=str(tmp_path), timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {out} after epoch {done}" in resumed.stderr
+    assert _epochs_in(out) == done + 1
+    history = models.load(out, device="cpu").metadata["training"]["history"]
+    assert [h["epoch"] for h in history] == list(range(1, done + 2))
+
+
+def test_resume_without_state_says_what_to_do(image_folder, tmp_path):
+    from models.training import TrainingError
+
+    cfg = TrainConfig(family="vae", data=str(image_folder), epochs=1, out=str(tmp_path / "none.safetensors"),
+                      resume=True, calibrate=False)
+    with pytest.raises(TrainingError, match="cannot resume.*start without --resume"):
+        train(cfg, progress=False, log=lambda s: None)
