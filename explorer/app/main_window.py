@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.requested_device = device
         self.worker = RenderWorker(self)
         self.last_error = ""
+        self.last_render_error = ""
         self.docks: dict[str, QDockWidget] = {}
         self._drop_handlers: list[tuple[tuple[str, ...], Callable[[Path], object], str]] = []
         self._frame_times: deque[float] = deque(maxlen=120)
@@ -336,6 +337,7 @@ class MainWindow(QMainWindow):
             self._frame_times.append(self.canvas.painted_at)
 
     def _frame_failed(self, message: str) -> None:
+        self.last_render_error = message
         self.canvas.set_overlay(f"Rendering failed: {message}", error=True)
         self._say(f"Rendering failed: {message}")
 

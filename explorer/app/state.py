@@ -99,13 +99,13 @@ class LoadedModel:
 class Frame:
     """One rendered image and where it came from."""
 
-    image: np.ndarray                # (H, W) uint8, what the canvas shows
+    image: np.ndarray = field(repr=False)  # (H, W) uint8, what the canvas shows
     values: np.ndarray               # slider values it was rendered for
     token: int                       # the state's request counter when it was asked for
     requested_at: float              # time.perf_counter() when the values changed
     rendered_at: float               # time.perf_counter() when the worker finished
     render_ms: float                 # decode + copy to host, on the worker
-    model: Any = None                # the LoadedModel it was rendered with
+    model: Any = field(default=None, repr=False)  # the LoadedModel it was rendered with
     shown_at: float = 0.0            # time.perf_counter() when it reached the image item
 
     @property

@@ -1,0 +1,107 @@
+"""Shared test set-up: Qt without a screen, settings kept out of the user's home, and a window factory.
+
+``make_window`` (a pytest-qt based factory, like napari's ``make_napari_viewer``) gives a shown
+:class:`explorer.app.main_window.MainWindow` with its own QSettings file in ``tmp_path``, optionally with
+a model opened and its first frame on the canvas; every window it made is closed (and its render
+thread stopped) at the end of the test::
+
+    def test_something(make_window, tiny_vae_path, frame_waiter):
+        win = make_window(tiny_vae_path)
+        win.latent_dock.sliders[0].setValue(1.0)
+        frame_waiter(win)            # or app_helpers.wait_for_frame(win, qtbot)
+"""
+from __future__ import annotations
+
+import os
+
+# before anything imports Qt or torch
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from app_helpers import wait_for_frame  # noqa: E402  (tests/ is on sys.path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_app_settings(tmp_path_factory):
+    """No test (or app subprocess started by a test) reads or writes the user's real settings."""
+    path = tmp_path_factory.mktemp("settings") / "latent-explorer.ini"
+    old = os.environ.get("LATENT_EXPLORER_SETTINGS")
+    os.environ["LATENT_EXPLORER_SETTINGS"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("LATENT_EXPLORER_SETTINGS", None)
+    else:
+        os.environ["LATENT_EXPLORER_SETTINGS"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_vae_path(tmp_path_factory) -> Path:
+    """An untrained VAE saved as a checkpoint (fast; independent of the bundled assets)."""
+    import torch
+
+    import models
+    from models.vae import VAEModel
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny-vae.safetensors"
+    models.save(VAEModel.build(metadata={"name": "tiny VAE"}), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_gan_path(tmp_path_factory) -> Path:
+    """An untrained GAN saved as a checkpoint."""
+    import torch
+
+    import models
+    from models.gan import GANModel
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny-gan.safetensors"
+    models.save(GANModel.build(metadata={"name": "tiny GAN"}), path)
+    return path
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """Factory: ``make_window(checkpoint=None, *, wait=True, show=True)`` -> MainWindow.
+
+    With a checkpoint and ``wait``, returns once the model is open and its first frame is on the
+    canvas.  Settings go to ``tmp_path / "settings.ini"``.
+    """
+    from PySide6.QtCore import QSettings
+
+    from explorer.app.main_window import MainWindow
+
+    made = []
+
+    def factory(checkpoint=None, *, wait: bool = True, show: bool = True, device: str = "cpu"):
+        settings = QSettings(str(tmp_path / f"settings-{len(made)}.ini"), QSettings.Format.IniFormat)
+        win = MainWindow(settings=settings, device=device)
+        qtbot.addWidget(win)
+        made.append(win)
+        if show:
+            win.show()
+        if checkpoint is not None:
+            if wait:
+                with qtbot.waitSignal(win.model_load_finished, timeout=120_000) as blocker:
+                    win.open_model(checkpoint)
+                assert blocker.args[0], blocker.args[1]
+                wait_for_frame(win, qtbot)
+            else:
+                win.open_model(checkpoint)
+        return win
+
+    yield factory
+    for win in made:
+        win.worker.stop()
+
+
+@pytest.fixture
+def frame_waiter(qtbot):
+    """``frame_waiter(win)``: :func:`wait_for_frame` bound to this test's qtbot."""
+    return lambda win, timeout=30_000: wait_for_frame(win, qtbot, timeout)
