@@ -7,6 +7,7 @@ back with ``weights_only=True``).  Ctrl-C leaves the last finished epoch's check
 from __future__ import annotations
 
 import math
+import shlex
 import os
 import sys
 import time
@@ -39,7 +40,7 @@ class TrainConfig:
     resume: bool = False
     name: str | None = None
     calibrate: bool = True
-    command: str = field(default_factory=lambda: " ".join(["latent-explorer", *sys.argv[1:]]))
+    command: str = field(default_factory=lambda: shlex.join(["latent-explorer", *sys.argv[1:]]))
 
 
 class TrainingError(Exception):
