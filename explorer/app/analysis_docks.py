@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QMenu, QScrollArea, QWidget
 
 from .desktop import LatentStateError, LayoutKeeper, copy_image, read_latent_state, save_latent_state
 from .interpolation_panel import InterpolationPanel
@@ -30,11 +30,19 @@ MAX_ARRAY_IMAGES = 64
 
 
 class _PanelDock(QDockWidget):
-    def __init__(self, title: str, key: str, panel: QWidget, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, key: str, panel: QWidget, parent: QWidget | None = None,
+                 scroll: bool = False) -> None:
         super().__init__(title, parent)
         self.setObjectName(f"{key}-dock")
         self.panel = panel
-        self.setWidget(panel)
+        if scroll:                   # a small window can still fit the dock; it scrolls instead
+            area = QScrollArea()
+            area.setWidget(panel)
+            area.setWidgetResizable(True)
+            area.setFrameShape(QFrame.Shape.NoFrame)
+            self.setWidget(area)
+        else:
+            self.setWidget(panel)
 
 
 class ScoreDock(_PanelDock):
@@ -70,7 +78,7 @@ class LatentMapDock(_PanelDock):
 
 class InterpolationDock(_PanelDock):
     def __init__(self, state, parent: QWidget | None = None) -> None:
-        super().__init__("Interpolation", "interpolation", InterpolationPanel(), parent)
+        super().__init__("Interpolation", "interpolation", InterpolationPanel(), parent, scroll=True)
         self.state = state
         self.panel.current_z_provider = lambda: self.state.z if self.state.loaded is not None else None
         state.model_changed.connect(lambda loaded: self.panel.set_model(loaded.model))

@@ -53,6 +53,8 @@ class LatentMapWidget(QWidget):
         self.projection.addItem("First two slider directions", "directions")
         self.projection.currentIndexChanged.connect(lambda _i: self.rebuild())
         self.status = QLabel("Open a model to map its latent space.")
+        self.status.setWordWrap(True)
+        self.status.setMinimumWidth(60)
         top.addWidget(self.projection)
         top.addWidget(self.status, 1)
         lay.addLayout(top)

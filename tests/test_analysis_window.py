@@ -1,0 +1,244 @@
+"""Issue 5 in the main window: drop images to score them, the latent map, interpolation, undo,
+copy, latent-state files and the layout kept between runs."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QGuiApplication
+from PySide6.QtTest import QTest
+
+import models
+from app_helpers import expected_pixels, wait_for_frame
+from explorer.app import score_panel as sp
+from models.bundled_data import SAMPLES_DIR
+from panel_helpers import wait_background
+
+
+def drop_files(win, paths) -> None:
+    """What the window gets when files are dropped on it (a synthetic QDropEvent)."""
+    md = QMimeData()
+    md.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    ev = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    win.dropEvent(ev)
+
+
+def wait_scored(qtbot, win, timeout=60_000) -> None:
+    panel = win.score_dock.panel
+    qtbot.waitUntil(lambda: panel.items and not panel.is_busy()
+                    and not any(i.status == "queued" for i in panel.items), timeout=timeout)
+    wait_background(qtbot)
+
+
+def wait_map(qtbot, win, timeout=60_000) -> None:
+    qtbot.waitUntil(lambda: win.map_dock.panel.map is not None, timeout=timeout)
+    wait_background(qtbot)
+
+
+@pytest.fixture
+def trained_vae_path():
+    from panel_helpers import calibrated_vae
+
+    if calibrated_vae() is None:
+        pytest.skip("the bundled VAE is not trained and calibrated yet")
+    return models.bundled("vae")
+
+
+def test_dropping_a_garment_and_a_digit_shows_two_verdicts_and_markers(make_window, trained_vae_path, qtbot):
+    win = make_window(trained_vae_path)
+    wait_map(qtbot, win)
+    drop_files(win, [SAMPLES_DIR / "sneaker.png", SAMPLES_DIR / "foreign-digit-3.png"])
+    wait_scored(qtbot, win)
+    panel = win.score_dock.panel
+    garment, digit = panel.items
+    assert garment.verdict == "in-distribution"
+    assert digit.verdict == "out-of-distribution"
+    assert "in-distribution" in panel.list.item(0).text() and "out-of-distribution" in panel.list.item(1).text()
+    # both are markers on the map, coloured by verdict, where their codes project
+    lmap = win.map_dock.panel
+    assert [m[0] for m in lmap.markers] == ["sneaker.png", "foreign-digit-3.png"]
+    assert [m[2] for m in lmap.markers] == ["in-distribution", "out-of-distribution"]
+    brushes = [lmap.marker_items.data["brush"][i].color().getRgb()[:3] for i in range(2)]
+    assert brushes[0] != brushes[1]
+    assert np.allclose(lmap.marker_positions(), lmap.map.project(np.stack([garment.z, digit.z])))
+    # the first dropped image was selected: sliders and canvas went to its code
+    wait_for_frame(win, qtbot)
+    assert np.allclose(win.state.z, garment.z, atol=1e-4)
+    assert np.abs(win.canvas.image().astype(int) - expected_pixels(win).astype(int)).max() <= 1
+    # and it can be an interpolation endpoint
+    assert set(win.interpolation_dock.panel.dropped) == {"sneaker.png", "foreign-digit-3.png"}
+
+
+def test_cancelling_a_scoring_job_leaves_the_app_usable(make_window, tiny_vae_path, qtbot, monkeypatch):
+    win = make_window(tiny_vae_path)
+    orig = sp.score_one
+
+    def slow(model, item, cancel, report):
+        for _ in range(300):
+            if cancel.is_set():
+                raise sp.Cancelled()
+            time.sleep(0.01)
+        return orig(model, item, cancel, report)
+
+    monkeypatch.setattr(sp, "score_one", slow)
+    panel = win.score_dock.panel
+    drop_files(win, [SAMPLES_DIR / "bag.png", SAMPLES_DIR / "coat.png", SAMPLES_DIR / "dress.png"])
+    qtbot.waitUntil(lambda: panel.is_busy(), timeout=5000)
+    # the window stays responsive while scoring: a slider move renders
+    win.latent_dock.sliders[0].setValue(1.0)
+    wait_for_frame(win, qtbot, timeout=5000)
+    panel.cancel_button.click()
+    wait_scored(qtbot, win, timeout=5000)
+    assert {i.status for i in panel.items} == {"cancelled"}
+    monkeypatch.setattr(sp, "score_one", orig)
+    win.latent_dock.sliders[1].setValue(-1.0)
+    wait_for_frame(win, qtbot)
+    assert np.abs(win.canvas.image().astype(int) - expected_pixels(win).astype(int)).max() <= 1
+    drop_files(win, [SAMPLES_DIR / "trouser.png"])
+    wait_scored(qtbot, win)
+    assert panel.items[-1].status == "done"
+
+
+def _isolated_point(lmap) -> int:
+    vb = lmap.plot.getPlotItem().getViewBox()
+    s = lmap.map.xy / np.array(vb.viewPixelSize())
+    d = ((s[:, None] - s[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    return int(np.argmax(d.min(1)))
+
+
+def test_clicking_a_map_point_updates_sliders_and_canvas(make_window, tiny_vae_path, qtbot):
+    win = make_window(tiny_vae_path)
+    win.map_dock.raise_()
+    wait_map(qtbot, win)
+    lmap = win.map_dock.panel
+    qtbot.wait(50)
+    i = _isolated_point(lmap)
+    QTest.mouseClick(lmap.plot.viewport(), Qt.MouseButton.LeftButton, pos=lmap.widget_pos_of(i))
+    qtbot.waitUntil(lambda: np.allclose(win.state.z, lmap.map.z[i], atol=1e-4), timeout=5000)
+    wait_for_frame(win, qtbot)
+    values = win.state.loaded.values_from_z(lmap.map.z[i])
+    shown = np.array([s.value() for s in win.latent_dock.sliders], dtype=np.float32)
+    assert np.allclose(shown, np.clip(values, -3, 3), atol=0.02)
+    assert np.abs(win.canvas.image().astype(int) - expected_pixels(win).astype(int)).max() <= 1
+    assert np.allclose(lmap.current_position(), lmap.map.xy[i], atol=1e-3)   # the star follows
+
+
+def test_undo_restores_the_previous_z_and_a_drag_is_one_step(make_window, tiny_vae_path, qtbot):
+    win = make_window(tiny_vae_path)
+    z0 = win.state.z.copy()
+    for v in (0.2, 0.5, 0.9, 1.3):              # one drag of slider 0
+        win.latent_dock.sliders[0].setValue(v)
+    z_drag = win.state.z.copy()
+    win.history.seal()
+    win.latent_dock.sliders[2].setValue(-1.0)
+    assert win.history.stack.count() == 2
+    assert "z0" in win.history.stack.text(0) or "Move" in win.history.stack.text(0)
+    win.undo_action.trigger()
+    assert np.allclose(win.state.z, z_drag)
+    wait_for_frame(win, qtbot)
+    assert np.abs(win.canvas.image().astype(int) - expected_pixels(win).astype(int)).max() <= 1
+    win.undo_action.trigger()
+    assert np.allclose(win.state.z, z0)
+    assert win.latent_dock.sliders[0].value() == pytest.approx(0.0, abs=1e-3)
+    win.redo_action.trigger()
+    assert np.allclose(win.state.z, z_drag)
+    win.state.randomize(seed=3)                 # any other change is a step too
+    win.undo_action.trigger()
+    assert np.allclose(win.state.z, z_drag)
+    # Ctrl+Z reaches the action from the window
+    win.activateWindow()
+    QTest.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.allclose(win.state.z, z0)
+
+
+def test_interpolation_gif_export_from_the_window_has_n_frames(make_window, tiny_vae_path, qtbot, tmp_path):
+    from PIL import Image
+
+    win = make_window(tiny_vae_path)
+    panel = win.interpolation_dock.panel
+    qtbot.waitUntil(lambda: panel.frames is not None, timeout=20_000)
+    panel.steps.setValue(9)
+    qtbot.waitUntil(lambda: panel.frames is not None and len(panel.frames) == 9, timeout=20_000)
+    wait_background(qtbot)
+    out = panel.export(tmp_path / "path.gif")
+    with Image.open(out) as im:
+        assert im.n_frames == 9 and im.size == (112, 112)
+    win.latent_dock.sliders[0].setValue(2.0)
+    with qtbot.waitSignal(panel.framesReady, timeout=20_000):
+        panel.set_endpoint_current("B")
+    assert np.allclose(panel.zs[-1], win.state.z, atol=1e-5)
+
+
+def test_copy_image_latent_state_json_and_shortcuts(make_window, tiny_vae_path, qtbot, tmp_path):
+    from explorer.app.analysis_docks import load_latent, save_latent
+
+    win = make_window(tiny_vae_path)
+    win.latent_dock.sliders[0].setValue(1.5)
+    wait_for_frame(win, qtbot)
+    win.copy_image_action.trigger()
+    img = QGuiApplication.clipboard().image()
+    assert img.width() == 28 * 8 and img.height() == 28 * 8
+    path = save_latent(win, tmp_path / "point.json")
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "latent-explorer/latent-state" and len(doc["z"]) == win.state.loaded.latent_dim
+    z_saved = win.state.z.copy()
+    win.state.reset()
+    assert load_latent(win, path)
+    assert np.allclose(win.state.z, z_saved, atol=1e-5)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**doc, "z": [0.0, 1.0]}))
+    assert not load_latent(win, bad)
+    assert "2-d latent" in win.last_error
+    # the new actions have shortcuts, so the Help dialog (Keyboard Shortcuts) lists them
+    keys = {a.text().replace("&", ""): a.shortcut().toString() for a in win.actions() if not a.shortcut().isEmpty()}
+    for name in ("Undo", "Redo", "Copy Image", "Paste Image", "Score Images…", "Save Latent State…",
+                 "Load Latent State…", "Play/Pause Interpolation"):
+        assert any(k.startswith(name) for k in keys), name
+
+
+def test_pasting_an_image_scores_it(make_window, tiny_vae_path, qtbot):
+    from PySide6.QtGui import QImage
+
+    win = make_window(tiny_vae_path)
+    img = QImage(str(SAMPLES_DIR / "sandal.png"))
+    QGuiApplication.clipboard().setImage(img)
+    win.paste_action.trigger()
+    wait_scored(qtbot, win)
+    item = win.score_dock.panel.items[-1]
+    assert item.name == "pasted image" and item.status == "done"
+
+
+def test_window_layout_is_restored_between_runs(make_window, qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from explorer.app.main_window import MainWindow
+
+    path = str(tmp_path / "layout.ini")
+    w1 = MainWindow(settings=QSettings(path, QSettings.Format.IniFormat), device="cpu")
+    qtbot.addWidget(w1)
+    w1.show()
+    w1.resize(1200, 760)
+    w1.map_dock.hide()
+    w1.removeDockWidget(w1.interpolation_dock)
+    w1.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, w1.interpolation_dock)
+    w1.interpolation_dock.show()
+    qtbot.wait(50)
+    size = (w1.width(), w1.height())
+    w1.close()
+    w1.worker.stop()
+    w2 = MainWindow(settings=QSettings(path, QSettings.Format.IniFormat), device="cpu")
+    qtbot.addWidget(w2)
+    w2.show()
+    qtbot.wait(50)
+    assert not w2.map_dock.isVisible()
+    assert w2.dockWidgetArea(w2.interpolation_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+    # the size comes back too (the offscreen screen is 800 px wide, so Qt clamps the width to fit;
+    # the height is kept)
+    assert size == (1200, 760) and w2.height() == 760
+    w2.close()
+    w2.worker.stop()
