@@ -38,8 +38,8 @@ def _isolated_point(w) -> int:
 def test_map_shows_every_subset_point_with_a_legend(widget):
     n = len(widget.map)
     assert n >= 1000 and widget.scatter.data.shape[0] == n
-    assert len(widget.legend.items) == 10
-    assert "T-shirt/top" in [label.text for _, label in widget.legend.items]
+    assert len(widget.legend_entries) == 10
+    assert "T-shirt/top" in widget.legend.text() and "Ankle boot" in widget.legend.text()
     assert "PC 1" in widget.plot.getPlotItem().getAxis("bottom").labelText
 
 

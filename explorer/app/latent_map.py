@@ -67,15 +67,18 @@ class LatentMapWidget(QWidget):
         lay.addWidget(self.plot, 1)
         self.scatter = pg.ScatterPlotItem(size=5, pen=None)
         self.plot.addItem(self.scatter)
-        self.marker_items = pg.ScatterPlotItem(size=14, symbol="t", pen=pg.mkPen("k", width=1))
+        self.marker_items = pg.ScatterPlotItem(size=14, symbol="t1", pen=pg.mkPen("k", width=1))
         self.plot.addItem(self.marker_items)
         self.current_item = pg.ScatterPlotItem(size=20, symbol="star", pen=pg.mkPen("k", width=1.5),
                                                brush=pg.mkBrush(255, 255, 255))
         self.plot.addItem(self.current_item)
         self.labels: list = []
-        self.legend = self.plot.addLegend(offset=(-4, 4), labelTextSize="8pt", verSpacing=-6)
-        self.legend.setZValue(100)
-        self.legend.setBrush(pg.mkBrush(0, 0, 0, 170))
+        # the legend sits under the plot, where it never hides points or markers
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend_entries: list[str] = []
+        lay.addWidget(self.legend)
 
         self.thumb = QLabel(self.plot)
         self.thumb.setStyleSheet("QLabel { background: #111; color: #ddd; border: 1px solid #888; padding: 2px; }")
@@ -126,10 +129,15 @@ class LatentMapWidget(QWidget):
         brushes = [pg.mkBrush(*PALETTE[int(c) % len(PALETTE)], 200) if c >= 0 else pg.mkBrush(200, 200, 200, 200)
                    for c in lm.labels]
         self.scatter.setData(pos=lm.xy, brush=brushes, data=np.arange(len(lm)))
-        self.legend.clear()
-        for c, name in enumerate(lm.classes):
-            self.legend.addItem(pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(*PALETTE[c % len(PALETTE)])),
-                                name)
+        import html
+
+        self.legend_entries = list(lm.classes)
+        self.legend.setText("&nbsp;&nbsp; ".join(
+            f'<span style="color: rgb{PALETTE[c % len(PALETTE)]}; font-size: 14px;">●</span>&nbsp;{html.escape(name)}'
+            for c, name in enumerate(lm.classes))
+            + '&nbsp;&nbsp; <span style="font-size: 14px;">★</span>&nbsp;current z'
+            + f'&nbsp;&nbsp; <span style="color: rgb{IN_MARKER};">▲</span>/<span style="color: rgb{OUT_MARKER};">▲'
+              '</span>&nbsp;scored image (in / out of distribution)')
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", lm.axis_labels[0])
         pi.setLabel("left", lm.axis_labels[1])

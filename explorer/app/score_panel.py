@@ -85,7 +85,36 @@ class _Progress(QObject):
 
 
 def score_one(model, item: ScoredImage, cancel: threading.Event, report) -> dict[str, Any]:
-    """The whole job for one image, on a background thread: intake, inversion, reconstruction, score."""
+    """The whole job for one image, on a background thread: intake, inversion, reconstruction, score.
+
+    If the GPU runs out of memory, the image is scored again by a CPU copy of the model (the open
+    model stays where it is) and the result's ``note`` says so."""
+    from ..errors import is_out_of_memory
+
+    try:
+        return _score_one(model, item, cancel, report)
+    except Exception as exc:  # noqa: BLE001 - only out-of-memory on a GPU is handled here
+        if not is_out_of_memory(exc) or str(getattr(model, "device", "cpu")).startswith("cpu"):
+            raise
+        oom = type(exc).__name__
+    from .render_worker import free_gpu_memory
+
+    free_gpu_memory()
+    report(item.id, "GPU out of memory: scoring on the CPU")
+    res = _score_one(_cpu_copy(model), item, cancel, report)
+    res["note"] = f"The GPU ran out of memory ({oom}); this image was scored on the CPU. {res.get('note', '')}".strip()
+    return res
+
+
+def _cpu_copy(model):
+    """The same model (weights, config, metadata) on the CPU, leaving ``model`` where it is."""
+    copy = type(model).build(model.config, dict(model.metadata), "cpu")
+    copy.net.load_state_dict({k: v.detach().to("cpu") for k, v in model.net.state_dict().items()})
+    copy.net.eval()
+    return copy
+
+
+def _score_one(model, item: ScoredImage, cancel: threading.Event, report) -> dict[str, Any]:
     import torch
 
     from models import scoring
@@ -232,6 +261,7 @@ class ScorePanel(QWidget):
         self.raw_text.setWordWrap(True)
         self.raw_text.setStyleSheet("color: #bbb;")
         dl.addWidget(self.raw_text)
+        dl.addStretch(1)
         detail.setMinimumHeight(540)
         from PySide6.QtWidgets import QFrame, QScrollArea
 
@@ -361,6 +391,8 @@ class ScorePanel(QWidget):
         item.status, item.stage = "done", ""
         for k, v in res.items():
             setattr(item, k, v)
+        if "GPU ran out of memory" in (item.note or ""):
+            self.message.emit(f"{item.name}: {item.note}")  # the status bar says it, whatever is selected
         self._refresh_row(item)
         if self._selected() is item:
             self._show(item)

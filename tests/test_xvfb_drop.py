@@ -1,0 +1,81 @@
+"""One real window under Xvfb: drop image files on the app, wait for the verdicts, take a screenshot.
+
+Skipped only when the Xvfb binary is missing.  Set LATENT_EXPLORER_SCREENSHOT=path to keep the
+screenshot (that is how docs/screenshot-scored.png is made).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import models
+from models.bundled_data import SAMPLES_DIR
+
+pytestmark = pytest.mark.xvfb
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_display() -> int:
+    for n in range(90, 140):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            return n
+    raise RuntimeError("no free X display number")
+
+
+@pytest.fixture
+def xvfb_display():
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
+    n = _free_display()
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.monotonic()
+    while not Path(f"/tmp/.X11-unix/X{n}").exists():
+        if proc.poll() is not None or time.monotonic() - t0 > 10:
+            proc.kill()
+            pytest.fail("Xvfb did not start")
+        time.sleep(0.05)
+    yield f":{n}"
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_dropping_files_on_a_real_window_scores_them(xvfb_display, tmp_path):
+    from panel_helpers import calibrated_vae
+
+    trained = calibrated_vae() is not None
+    out = Path(os.environ.get("LATENT_EXPLORER_SCREENSHOT") or tmp_path / "scored.png")
+    cmd = [sys.executable, str(ROOT / "tests" / "xvfb_drop_driver.py"), "--out", str(out),
+           str(SAMPLES_DIR / "foreign-digit-3.png"), str(SAMPLES_DIR / "sneaker.png")]
+    if trained:
+        cmd[2:2] = ["--checkpoint", str(models.bundled("vae"))]
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb"}
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["platform"] == "xcb" and result["accepted_drag"]
+    assert [i["status"] for i in result["items"]] == ["done", "done"]
+    assert result["markers"] == ["foreign-digit-3.png", "sneaker.png"]
+    if trained:
+        assert [i["verdict"] for i in result["items"]] == ["out-of-distribution", "in-distribution"]
+    from PIL import Image
+
+    with Image.open(out) as im:
+        assert im.size == tuple(result["window"])
+        a = np.asarray(im.convert("RGB"))
+    assert a.std() > 20                         # a drawn window, not a blank screen
+    # the verdict's red shows somewhere (the list row and the OUT-OF-DISTRIBUTION label)
+    red = (a[..., 0] > 180) & (a[..., 1] < 110) & (a[..., 2] < 110)
+    if trained:
+        assert red.sum() > 200
