@@ -17,6 +17,8 @@ import os
 # before anything imports Qt or torch
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# unexpected errors are logged (explorer/errors.py): keep tests' entries out of the user's log directory
+os.environ.setdefault("LATENT_EXPLORER_LOG_DIR", __import__("tempfile").mkdtemp(prefix="latent-explorer-test-log-"))
 
 from pathlib import Path  # noqa: E402
 

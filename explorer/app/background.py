@@ -7,7 +7,6 @@ lets the caller ignore a result that has gone stale (the model changed, a newer 
 """
 from __future__ import annotations
 
-import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -54,8 +53,9 @@ class _Job(QRunnable):
             expected = isinstance(exc, (ValueError, OSError)) or getattr(exc, "quiet", False) or \
                 type(exc).__module__.startswith("models.")      # IntakeError, CheckpointError, ...
             if not expected:
-                msg = f"{type(exc).__name__}: {msg}"
-                traceback.print_exc()
+                from ..errors import log_exception
+
+                msg = log_exception(exc)  # traceback to the log file; one line back
             self.relay.failed.emit(msg)
         else:
             self.relay.done.emit(result)

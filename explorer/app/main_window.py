@@ -329,6 +329,9 @@ class MainWindow(QMainWindow):
         frame.shown_at = time.perf_counter()
         self._pending_frame = frame
         self.state.post_frame(frame)
+        if frame.note:  # e.g. the GPU ran out of memory and the worker moved the model to the CPU
+            self._moved(frame.model.device)
+            self.show_error("Rendering moved to the CPU", frame.note)
 
     def _frame_shown(self, token: int) -> None:
         f = self._pending_frame
@@ -424,11 +427,22 @@ class MainWindow(QMainWindow):
     def save_image(self, path: str | os.PathLike, scale: int = 8) -> None:
         from .sampling_panel import thumbnail
 
+        from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+        from models.checkpoint import atomic_write_bytes
+
         img = self.canvas.image()
         if img is None:
             raise ValueError("no image to save yet")
-        if not thumbnail(img, scale).save(str(path), "PNG"):
-            self.show_error("Could not save image", f"Could not write {path}")
+        data = QByteArray()
+        buf = QBuffer(data)
+        buf.open(QIODevice.OpenModeFlag.WriteOnly)
+        try:
+            if not thumbnail(img, scale).save(buf, "PNG"):
+                raise OSError("the PNG could not be encoded")
+            atomic_write_bytes(path, bytes(data.data()))  # the old file stays intact if this fails
+        except OSError as exc:
+            self.show_error("Could not save image", f"Could not write {path}: {exc.strerror or exc}")
         else:
             self._say(f"Saved {path}")
 

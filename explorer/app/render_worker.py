@@ -19,13 +19,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-import traceback
 from collections import OrderedDict
 from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
+from ..errors import is_out_of_memory, log_exception
 from .state import Frame, LoadedModel
 
 
@@ -39,16 +39,41 @@ def error_text(exc: BaseException) -> str:
 
 
 def render_frame(loaded: LoadedModel, values: np.ndarray, token: int, requested_at: float) -> Frame:
-    """Decode one latent to a uint8 image.  A pure function of its arguments; runs on the worker."""
+    """Decode one latent to a uint8 image.  A pure function of its arguments; runs on the worker.
+
+    If the GPU runs out of memory, the model is moved to the CPU and the frame rendered there; the
+    frame's ``note`` says so (the window shows it and updates the device)."""
     import torch
 
     t0 = time.perf_counter()
     z = torch.from_numpy(loaded.z_from_values(values).reshape(1, -1))
-    img = loaded.model.decode(z)[0, 0]
+    note = ""
+    try:
+        img = loaded.model.decode(z)[0, 0]
+    except Exception as exc:  # noqa: BLE001 - only out-of-memory on a GPU is handled here
+        if not is_out_of_memory(exc) or str(loaded.model.device).startswith("cpu"):
+            raise
+        free_gpu_memory()
+        loaded.model.to("cpu")
+        img = loaded.model.decode(z)[0, 0]
+        note = (f"The GPU ran out of memory while rendering ({type(exc).__name__}); "
+                f"the model now runs on the CPU.")
     pixels = img.clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
     t1 = time.perf_counter()
     return Frame(image=pixels, values=np.asarray(values, dtype=np.float32).copy(), token=token,
-                 requested_at=requested_at, rendered_at=t1, render_ms=(t1 - t0) * 1000.0, model=loaded)
+                 requested_at=requested_at, rendered_at=t1, render_ms=(t1 - t0) * 1000.0, model=loaded,
+                 note=note)
+
+
+def free_gpu_memory() -> None:
+    """Release cached GPU memory after an out-of-memory error (best effort)."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - best effort
+        pass
 
 
 class _Thread(QThread):
@@ -81,7 +106,7 @@ class _Thread(QThread):
                 result, err = None, error_text(exc)
                 if type(exc).__name__ not in ("CheckpointError", "IntakeError", "ValueError",
                                               "FileNotFoundError", "PermissionError"):
-                    traceback.print_exc()
+                    err = log_exception(exc)  # traceback to the log file; one line back
             finally:
                 with self.cond:
                     self.busy = False

@@ -107,6 +107,7 @@ class Frame:
     render_ms: float                 # decode + copy to host, on the worker
     model: Any = field(default=None, repr=False)  # the LoadedModel it was rendered with
     shown_at: float = 0.0            # time.perf_counter() when it reached the image item
+    note: str = ""                   # something the user should know (e.g. fell back to the CPU)
 
     @property
     def latency_ms(self) -> float:
