@@ -27,6 +27,7 @@ COMMANDS = {
     "interpolate": "Interpolate between two images or seeds; write a GIF or a PNG strip.",
     "score": "Likelihood (nats, bits/dim) and an OOD verdict for images, folders or .npy arrays.",
     "calibrate": "Recompute a checkpoint's OOD calibration on held-out in-distribution data.",
+    "bench": "Measure live rendering offscreen: decode, frame latency, bursts, startup, memory.",
 }
 
 
