@@ -155,3 +155,27 @@ def test_trained_model_tells_a_garment_from_a_digit(qtbot):
     garment, digit = p.add_files([SAMPLES_DIR / "sneaker.png", SAMPLES_DIR / "foreign-digit-3.png"])
     _wait_idle(qtbot, p)
     assert garment.verdict == "in-distribution" and digit.verdict == "out-of-distribution"
+
+
+def test_a_gan_is_inverted_off_the_gui_thread_and_scored_without_a_likelihood(qtbot):
+    import torch
+
+    from models import scoring
+    from models.bundled_data import load_subset
+    from models.gan import GANModel
+
+    torch.manual_seed(0)
+    gan = GANModel.build(metadata={"name": "tiny GAN"})
+    scoring.calibrate(gan, images=torch.from_numpy(load_subset()[0][:60]).unsqueeze(1), source="test")
+    p = sp.ScorePanel()
+    qtbot.addWidget(p)
+    p.set_model(gan)
+    stages = []
+    p._progress.stage.connect(lambda _i, text: stages.append(text))
+    [item] = p.add_files([SAMPLES_DIR / "bag.png"])
+    _wait_idle(qtbot, p)
+    assert "inverting the generator" in stages
+    assert item.status == "done" and item.score.log_likelihood_nats is None
+    assert item.z.shape == (gan.latent_dim,) and item.raw is not None
+    assert "GAN has no likelihood" in p.ll_label.text()
+    assert "reproduce" in p.raw_text.text()

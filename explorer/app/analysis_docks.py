@@ -152,6 +152,12 @@ def install(window) -> None:
 
     # ------------------------------------------------------------------ undo and desktop actions
     window.history = LatentHistory(state, window)
+
+    def seal_on_release(_loaded) -> None:   # a drag ends when its slider is released
+        for s in getattr(getattr(window, "latent_dock", None), "sliders", []):
+            if hasattr(s, "sliderReleased"):
+                s.sliderReleased.connect(window.history.seal)
+    state.model_changed.connect(seal_on_release)
     stack = window.history.stack
     window.undo_action = stack.createUndoAction(window, "&Undo")
     window.undo_action.setShortcut(QKeySequence.StandardKey.Undo)

@@ -13,8 +13,9 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-#: changes of the same slider closer together than this (seconds) merge into one undo step
-MERGE_WINDOW_S = 0.8
+#: changes of the same slider closer together than this (seconds) merge into one undo step, unless
+#: the slider was released in between (:meth:`LatentHistory.seal`)
+MERGE_WINDOW_S = 2.0
 _MERGE_ID = 0x5E1
 
 

@@ -41,6 +41,14 @@ RAW_EXPLANATION = (
     "size; Serrà et al. 2020), which moves such images into the unusual tail.")
 
 
+RAW_EXPLANATION_GAN = (
+    "<b>Why not just use how well the GAN reproduces it?</b> A GAN has no likelihood; its closest raw "
+    "number is the inversion residual (how far the best generated image is from this one). Simple "
+    "images — digits, blank or smooth pictures — are easy to reproduce, so a low residual alone does "
+    "not mean \"looks like the training data\". The verdict corrects the residual by the image's own "
+    "complexity (its lossless compressed size), as for the VAE; it is an approximation, labelled so.")
+
+
 class Cancelled(Exception):
     """The user cancelled the scoring job."""
 
@@ -551,11 +559,16 @@ class ScorePanel(QWidget):
             self.method_label.setText(f"Method: {sc.method}")
         self._draw_histograms(item)
 
+    def _explain(self) -> None:
+        gan = self.model is not None and getattr(self.model, "family", "") == "gan"
+        self.raw_text.setText(RAW_EXPLANATION_GAN if gan else RAW_EXPLANATION)
+
     def _calibration(self) -> dict[str, Any] | None:
         cal = None if self.model is None else self.model.metadata.get("calibration")
         return cal if isinstance(cal, dict) and cal.get("quantiles") else None
 
     def _draw_histograms(self, item: ScoredImage | None) -> None:
+        self._explain()
         cal = self._calibration()
         stat_plot, raw_plot = self.stat_plot.getPlotItem(), self.raw_plot.getPlotItem()
         stat_plot.setTitle("OOD statistic, held-out images", size="9pt")
@@ -576,7 +589,8 @@ class ScorePanel(QWidget):
             _histogram(raw_plot, rq, rv, None, f"{raw.get('unit', '')}: less likely →")
             if rv is not None:
                 likelier = 100.0 - float(np.interp(rv, rq, np.asarray(cal.get("levels", np.linspace(0, 100, len(rq))))))
-                raw_plot.setTitle(f"{raw_title}<br>this image is likelier than {likelier:.0f}% of them",
+                what = "likelier" if raw.get("unit") == "bits/dim" else "better reproduced"
+                raw_plot.setTitle(f"{raw_title}<br>this image is {what} than {likelier:.0f}% of them",
                                   size="9pt")
         else:
             raw_plot.setTitle("Raw likelihood: not in this checkpoint's calibration<br>"
@@ -618,4 +632,5 @@ def _histogram(plot, quantiles: np.ndarray, marker: float | None, threshold: flo
     plot.setXRange(lo_v, hi_v, padding=0)
     plot.setYRange(0, float(dens.max()) * 1.15, padding=0)
     plot.setLabel("bottom", xlabel)
+    plot.getAxis("bottom").enableAutoSIPrefix(False)
     plot.getAxis("left").setStyle(showValues=False)
