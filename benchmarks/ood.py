@@ -211,6 +211,27 @@ def print_result(res: dict) -> None:
           f"measured FPR on {res['n_test']} Fashion-MNIST test images: {100 * res['measured_fpr_on_test']:.2f}%")
 
 
+def k_sweep(name: str, n: int, ks=(1, 4, 16, 32, 64, 128, 256, 1024), seeds=3) -> None:
+    """How the IWAE estimate and its cost change with K (the default K's evidence)."""
+    model = models.load(models.bundled(name), device="cpu")
+    x = fashion_mnist("test").images[:n].float() / 255.0
+    ref = None
+    rows = []
+    for k in sorted(ks, reverse=True):
+        t0 = time.perf_counter()
+        runs = np.stack([scoring.iwae_log_likelihood(model, x, k, seed=s).numpy() for s in range(seeds)])
+        ms = 1000.0 * (time.perf_counter() - t0) / (seeds * n)
+        if ref is None:
+            ref = runs.mean(0)
+        rows.append((k, runs.mean(), (ref - runs).mean(), runs.std(0).mean(), ms))
+    print(f"\n### IWAE K sweep: {name}, first {n} FMNIST test images, {seeds} seeds of importance samples\n")
+    print("| K | mean log p (nats) | below K=%d (nats) | seed-to-seed std per image (nats) | ms/img | "
+          "1,000 images (s) |" % max(ks))
+    print("|---:|---:|---:|---:|---:|---:|")
+    for k, mean, gap, sd, ms in sorted(rows):
+        print(f"| {k} | {mean:.2f} | {gap:.2f} | {sd:.2f} | {ms:.1f} | {ms:.0f} |")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="vae,beta-vae,gan")
@@ -219,7 +240,13 @@ def main() -> int:
     p.add_argument("--n-iwae", type=int, default=200)
     p.add_argument("--k", type=int, default=scoring.DEFAULT_K)
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--k-sweep", type=int, default=0, metavar="N",
+                   help="instead: how the VAE likelihood and its cost change with K, on N test images")
     args = p.parse_args()
+    if args.k_sweep:
+        for name in [s.strip() for s in args.models.split(",") if s.strip() and s.strip() != "gan"]:
+            k_sweep(name, args.k_sweep)
+        return 0
     torch.manual_seed(0)
     test = fashion_mnist("test").images
     held = fashion_mnist("heldout").images

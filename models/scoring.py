@@ -24,7 +24,7 @@ Two questions, answered separately because they cost very different amounts:
   per dimension with L the image's lossless-WebP code length, and the negative log-likelihood itself
   (its upper tail: noise, inverted images).  For a GAN they are the residual after inverting the
   generator (encoder + a bounded number of Adam steps), corrected by the code length the same way,
-  and the inversion residual itself; they
+  and the discriminator's logit (negated); they
   approximate a likelihood and are labelled so.  The verdict is the fast path: :func:`ood` costs about
   one encoder and one decoder pass per image (VAE), never the K-sample likelihood.
 
@@ -65,9 +65,10 @@ STATISTICS: dict[str, dict[str, Any]] = {
         "method_ood": "complexity-corrected likelihood (lossless WebP) + NLL tail",
     },
     "gan": {
-        "name": "max-z(png-complexity of inversion residual, residual)",
-        "components": ["residual_complexity", "log_residual"],
-        "method_ood": "GAN inversion residual (approximation, not a likelihood)",
+        "name": "max-z(webp-complexity of inversion residual, -discriminator)",
+        "components": ["residual_complexity", "neg_disc_logit"],
+        "method_ood": "GAN inversion residual (complexity-corrected) + discriminator; an approximation, "
+                      "not a likelihood",
     },
 }
 
@@ -161,6 +162,8 @@ def _derived(feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         # a GAN's "code length" of x: Gaussian residual coding, ~ log-residual per pixel in bits,
         # corrected by the PNG code length like Serrà's S(x)
         feats["residual_complexity"] = 0.5 * feats["log_residual"] / math.log(2.0) - feats["webp_bpd"]
+    if "disc_logit" in feats:
+        feats["neg_disc_logit"] = -feats["disc_logit"]     # higher = less like the training data to D
     return feats
 
 
