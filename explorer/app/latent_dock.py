@@ -64,16 +64,15 @@ class LatentDock(QDockWidget):
         holder_lay = QVBoxLayout(holder)
         holder_lay.setContentsMargins(0, 0, 0, 0)
         holder_lay.addWidget(self.grid_host)
-        holder_lay.addStretch(1)           # rows pack at the top
-        scroll.setWidget(holder)
-        outer.addWidget(scroll, 1)
-
-        self.more_button = QPushButton()
+        self.more_button = QPushButton()   # right under the rows it reveals
         self.more_button.setCheckable(True)
         self.more_button.setToolTip("Show or hide the weaker directions (A)")
         self.more_button.toggled.connect(self._show_rest)
         self.more_button.hide()
-        outer.addWidget(self.more_button)
+        holder_lay.addWidget(self.more_button)
+        holder_lay.addStretch(1)           # rows pack at the top
+        scroll.setWidget(holder)
+        outer.addWidget(scroll, 1)
 
         self.setWidget(body)
         self.setMinimumWidth(330)

@@ -351,7 +351,8 @@ class MainWindow(QMainWindow):
 
     def _update_frame_label(self) -> None:
         if self._frame_times:
-            self.frame_label.setText(f"frame {self._last_frame_ms:.1f} ms · {self.fps():.0f} fps")
+            fps = self.fps()
+            self.frame_label.setText(f"frame {self._last_frame_ms:.1f} ms" + (f" · {fps:.0f} fps" if fps else ""))
 
     # ================================================================== drag and drop
     def register_drop_handler(self, suffixes: Iterable[str], handler: Callable[[Path], object],

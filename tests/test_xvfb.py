@@ -1,0 +1,111 @@
+"""The real app in a real X window under Xvfb: a mouse drag (xdotool) moves a slider, the image is
+``model.decode`` of the new values, and screenshots are saved.
+
+Skipped only when the ``Xvfb`` binary is missing.  Screenshots go to the test's tmp_path, and also to
+``$LATENT_EXPLORER_SCREENSHOTS`` when that is set (to look at them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import models
+
+pytestmark = pytest.mark.xvfb
+
+HERE = Path(__file__).resolve().parent
+
+
+def _start_xvfb():
+    """Xvfb on a free display (it picks one and tells us through -displayfd)."""
+    r, w = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(w)
+    buf = b""
+    deadline = time.time() + 30
+    while not buf.endswith(b"\n") and time.time() < deadline:
+        chunk = os.read(r, 16)
+        if not chunk:
+            break
+        buf += chunk
+    os.close(r)
+    if not buf.strip():
+        proc.kill()
+        pytest.fail("Xvfb did not report a display")
+    return proc, f":{buf.decode().strip()}"
+
+
+def _wait_file(path: Path, proc: subprocess.Popen, timeout: float = 120) -> dict:
+    deadline = time.time() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the app exited ({proc.returncode}) before writing {path.name}:\n{err[-3000:]}")
+        if time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"timed out waiting for {path.name}")
+        time.sleep(0.05)
+    time.sleep(0.05)
+    return json.loads(path.read_text())
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="the Xvfb binary is not installed")
+def test_the_app_in_a_real_x_window(tmp_path, tiny_vae_path):
+    checkpoint = models.bundled("vae") if models.bundled("vae").exists() else tiny_vae_path
+    xvfb, display = _start_xvfb()
+    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb",
+               LATENT_EXPLORER_SETTINGS=str(tmp_path / "settings.ini"))
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), env.get("PYTHONPATH", "")])
+    child = subprocess.Popen([sys.executable, str(HERE / "xvfb_app_child.py"), str(checkpoint), str(tmp_path)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = _wait_file(tmp_path / "ready.json", child)
+        assert ready["value"] == 0.0
+        assert "Latent Explorer" in ready["title"]
+        xdotool = shutil.which("xdotool")
+        if xdotool:
+            (x0, y), (x1, _) = ready["slider_center"], ready["slider_right"]
+            # a real drag of slider 0's handle (it starts in the middle) three quarters to the right
+            target = x0 + int(0.75 * (x1 - x0))
+            cmds = [["mousemove", "--sync", str(x0), str(y)], ["mousedown", "1"]]
+            cmds += [["mousemove", "--sync", str(x0 + (target - x0) * k // 8), str(y)] for k in range(1, 9)]
+            cmds += [["mouseup", "1"]]
+            for c in cmds:
+                subprocess.run([xdotool, *c], env=env, check=True, timeout=30)
+                time.sleep(0.03)
+        if shutil.which("import"):  # ImageMagick: the whole X screen, as a user would see it
+            time.sleep(1.0)  # let the drag's last frame reach the screen
+            subprocess.run(["import", "-window", "root", str(tmp_path / "screen.png")], env=env, timeout=60,
+                           check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (tmp_path / "go").write_text("go")
+        result = _wait_file(tmp_path / "result.json", child)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+
+    keep = os.environ.get("LATENT_EXPLORER_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for name in ("window.png", "screen.png"):
+            if (tmp_path / name).exists():
+                shutil.copy(tmp_path / name, Path(keep) / name)
+
+    assert result["platform"] == "xcb"
+    assert result["matches_decode"], result
+    if xdotool:
+        assert result["value"] > 0.2, f"the mouse drag did not move the slider: {result}"
+    canvas_w, canvas_h = result["canvas_size"]
+    assert canvas_w >= 280 and canvas_h >= 280, result  # the image is big, not a thumbnail
+    shot = tmp_path / "window.png"
+    assert shot.exists() and shot.stat().st_size > 10_000
