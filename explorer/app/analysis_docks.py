@@ -64,16 +64,27 @@ class LatentMapDock(_PanelDock):
     def __init__(self, state, parent: QWidget | None = None) -> None:
         super().__init__("Latent map", "latent-map", LatentMapWidget(), parent)
         self.state = state
+        self._pending = None
         state.model_changed.connect(self._model_changed)
+        state.frame_rendered.connect(self._frame_rendered)
         state.values_changed.connect(lambda _v: self.panel.set_current_z(self.state.z))
         self.panel.mapReady.connect(lambda _n: self.panel.set_current_z(self.state.z))
         self.panel.latentChosen.connect(state.set_z)
         self.panel.message.connect(state.say)
         if state.loaded is not None:
-            self._model_changed(state.loaded)
+            self.panel.set_model(state.loaded.model)
 
     def _model_changed(self, loaded) -> None:
-        self.panel.set_model(loaded.model)
+        # encoding the subset (about a second on two cores) waits for the model's first frame, so
+        # it never delays what the user came to see
+        self._pending = loaded
+        self.panel.set_model(None)
+        self.panel.status.setText("The map is made after the first frame…")
+
+    def _frame_rendered(self, frame) -> None:
+        if self._pending is not None and getattr(frame, "model", None) is self._pending:
+            loaded, self._pending = self._pending, None
+            self.panel.set_model(loaded.model)
 
 
 class InterpolationDock(_PanelDock):
