@@ -201,8 +201,10 @@ def test_copy_image_latent_state_json_and_shortcuts(make_window, tiny_vae_path, 
         assert any(k.startswith(name) for k in keys), name
 
 
-def test_pasting_an_image_scores_it(make_window, tiny_vae_path, qtbot):
+def test_pasting_an_image_and_dropping_an_array_score_them(make_window, tiny_vae_path, qtbot, tmp_path):
     from PySide6.QtGui import QImage
+
+    from models.bundled_data import load_subset
 
     win = make_window(tiny_vae_path)
     img = QImage(str(SAMPLES_DIR / "sandal.png"))
@@ -211,6 +213,17 @@ def test_pasting_an_image_scores_it(make_window, tiny_vae_path, qtbot):
     wait_scored(qtbot, win)
     item = win.score_dock.panel.items[-1]
     assert item.name == "pasted image" and item.status == "done"
+    arr = tmp_path / "three.npy"
+    np.save(arr, load_subset()[0][:3])
+    drop_files(win, [arr])
+    wait_scored(qtbot, win)
+    names = [i.name for i in win.score_dock.panel.items]
+    assert names[-3:] == ["three.npy[0]", "three.npy[1]", "three.npy[2]"]
+    assert np.array_equal(win.score_dock.panel.items[-1].image, load_subset()[0][2])
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((2, 5, 5)))
+    drop_files(win, [bad])
+    assert "expected (N, 28, 28)" in win.last_error
 
 
 def test_window_layout_is_restored_between_runs(qtbot, tmp_path):
