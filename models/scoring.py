@@ -105,7 +105,7 @@ def importance_samples(k: int, d: int, seed: int = IWAE_SEED) -> torch.Tensor:
 
 @torch.no_grad()
 def iwae_log_likelihood(model, x: torch.Tensor, k: int = DEFAULT_K, *, seed: int = IWAE_SEED,
-                        max_passes: int = 1024) -> torch.Tensor:
+                        max_passes: int = 256) -> torch.Tensor:
     """Importance-weighted estimate of log p(x) in nats, one per image (Burda et al. 2016).
 
     Works for any model with ``posterior(x) -> (mu, logvar)`` (diagonal Gaussian q(z|x)),

@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="false-positive rate of the verdict on in-distribution images (default 0.05)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--out", default=None, help="write here instead of rewriting FILE")
+    p.add_argument("--max-images", type=int, default=None, metavar="N",
+                   help="use only the first N held-out images (quicker, coarser; default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +27,13 @@ def run(args: argparse.Namespace) -> int:
 
     model = models.load(args.file, device=args.device)
     fpr = scoring.DEFAULT_FPR if args.fpr is None else float(args.fpr)
-    cal = scoring.calibrate(model, args.data, fpr=fpr, log=lambda s: print(s, file=sys.stderr))
+    images, source = scoring.heldout_images(model, args.data)
+    if args.max_images is not None:
+        if args.max_images < 40:
+            raise ValueError("--max-images must be at least 40 (half fits the statistic, half sets the threshold)")
+        images = images[:args.max_images]
+    cal = scoring.calibrate(model, images=images, source=source, fpr=fpr,
+                            log=lambda s: print(s, file=sys.stderr))
     out = args.out or args.file
     path = model.metadata.pop("path", None)   # where it was loaded from: not part of the file
     try:
