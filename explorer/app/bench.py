@@ -121,6 +121,21 @@ class _Driver:
         self._heartbeat.stop()
 
 
+def _settle(drv: _Driver, say: Callable[[str], None], timeout_s: float = 120.0) -> None:
+    """Wait until the panels' one-off background work after a model load (e.g. the latent map
+    encoding its images) is done, so that what follows measures dragging, not loading."""
+    try:
+        from . import background
+    except ImportError:
+        return
+    say("waiting for the panels' background work to finish …")
+    t0 = time.perf_counter()
+    drv.spin_until(lambda: background.pool().activeThreadCount() == 0 or time.perf_counter() - t0 > timeout_s,
+                   timeout_s + 10, "background work")
+    t1 = time.perf_counter()
+    drv.spin_until(lambda: time.perf_counter() - t1 > 0.5, 5, "the window to settle")
+
+
 def _values(n: int, lo: float = -2.9, hi: float = 2.9):
     """``n`` slider values, each different from the one before (the slider shows 2 decimals)."""
     span = int(round((hi - lo) * 100))
@@ -173,6 +188,7 @@ def run_bench(model: str | os.PathLike | None = None, device: str = "auto", *, f
         if not loaded_ok[0][0]:
             raise ValueError(loaded_ok[0][1])
         drv.wait_painted()
+        _settle(drv, say)
         loaded = win.state.loaded
         m = loaded.model
         sliders = [s for s in win.latent_dock.sliders[:8]]
