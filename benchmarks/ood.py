@@ -1,7 +1,7 @@
 """OOD detection benchmark: raw likelihood and every candidate statistic, for every bundled model.
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/ood.py [--models vae,beta-vae,gan]
-        [--n-test 5000] [--n-ood 1000] [--n-iwae 200] [--k K] [--json out.json]
+        [--n-test 3000] [--n-ood 500] [--n-iwae 100] [--k K] [--json out.json]
 
 In-distribution: the first ``--n-test`` Fashion-MNIST *test* images.  OOD sets (models/ood_sets.py):
 scikit-learn's digits framed like MNIST, uniform noise, constant images, vertically flipped and
@@ -235,9 +235,9 @@ def k_sweep(name: str, n: int, ks=(1, 4, 16, 32, 64, 128, 512), seeds=2) -> None
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="vae,beta-vae,gan")
-    p.add_argument("--n-test", type=int, default=5000)
-    p.add_argument("--n-ood", type=int, default=1000)
-    p.add_argument("--n-iwae", type=int, default=200)
+    p.add_argument("--n-test", type=int, default=3000)
+    p.add_argument("--n-ood", type=int, default=500)
+    p.add_argument("--n-iwae", type=int, default=100)
     p.add_argument("--k", type=int, default=scoring.DEFAULT_K)
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--k-sweep", type=int, default=0, metavar="N",

@@ -45,7 +45,7 @@ import torch
 from .base import IN_DISTRIBUTION, OUT_OF_DISTRIBUTION, Score
 
 #: Importance samples of the displayed VAE likelihood (see docs/scoring.md for the measurement).
-DEFAULT_K = 64
+DEFAULT_K = 32
 #: The verdict's false-positive rate on in-distribution images.
 DEFAULT_FPR = 0.05
 #: Version of the calibration record; a checkpoint with another version must be recalibrated.
@@ -79,6 +79,14 @@ RAW_FEATURES: dict[str, dict[str, str]] = {
             "unit": "bits/dim", "higher_is": "less likely"},
     "gan": {"feature": "log_residual", "label": "raw inversion residual, log mean squared error",
             "unit": "log MSE", "higher_is": "less likely"},
+}
+
+
+#: The raw number shown beside the verdict so users see why raw likelihood is not the verdict
+#: (a feature of :func:`features`; higher = less likely).
+RAW_FEATURES: dict[str, dict[str, str]] = {
+    "vae": {"feature": "nll_bpd", "label": "raw likelihood: −ELBO at the posterior mean (bits/dim)"},
+    "gan": {"feature": "log_residual", "label": "raw inversion residual (log mean squared error)"},
 }
 
 
