@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 _POOL: QThreadPool | None = None
@@ -65,23 +66,27 @@ _LIVE: set[_Relay] = set()
 
 
 def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
-                      on_error: Callable[[str], None] | None = None) -> Ticket:
+                      on_error: Callable[[str], None] | None = None, owner: QObject | None = None) -> Ticket:
     """Call ``fn()`` on a pool thread; then ``on_done(result)`` or ``on_error(msg)`` on the GUI thread
-    (unless the returned ticket was cancelled first)."""
+    -- unless the returned ticket was cancelled first, or ``owner`` (the widget the callbacks
+    update) has been deleted meanwhile (a window closed while its job ran)."""
     ticket = Ticket()
     relay = _Relay()
     _LIVE.add(relay)  # keep the relay alive until it has delivered
 
+    def alive() -> bool:
+        return not ticket.cancelled and (owner is None or shiboken6.isValid(owner))
+
     def done(result: Any) -> None:
         _LIVE.discard(relay)
         ticket.finished = True
-        if not ticket.cancelled:
+        if alive():
             on_done(result)
 
     def failed(msg: str) -> None:
         _LIVE.discard(relay)
         ticket.finished = True
-        if not ticket.cancelled and on_error is not None:
+        if alive() and on_error is not None:
             on_error(msg)
 
     relay.done.connect(done)

@@ -283,7 +283,7 @@ class InterpolationPanel(QWidget):
             self.thumbs[key].set_image(ep.image)
             self.end_labels[key].setText(f"{key}: {ep.label}")
             self.recompute()
-        self._endpoint_tickets[key] = run_in_background(job, done, self._fail)
+        self._endpoint_tickets[key] = run_in_background(job, done, self._fail, owner=self)
 
     def _fail(self, msg: str) -> None:
         self.status.setText(f"⚠ {msg}")
@@ -323,7 +323,7 @@ class InterpolationPanel(QWidget):
             self.status.setText(f"{n} frames, {method}: {a.label} → {b.label}")
             self._update_enabled()
             self.framesReady.emit(n)
-        self._frames_ticket = run_in_background(job, done, self._fail)
+        self._frames_ticket = run_in_background(job, done, self._fail, owner=self)
 
     def _show_frame(self, i: int) -> None:
         if self.frames is None or not len(self.frames):

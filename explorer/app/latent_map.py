@@ -116,7 +116,7 @@ class LatentMapWidget(QWidget):
         def done(lm) -> None:
             if model is self.model:
                 self._set_map(lm)
-        self._ticket = run_in_background(job, done, self._fail)
+        self._ticket = run_in_background(job, done, self._fail, owner=self)
 
     def _fail(self, msg: str) -> None:
         self.status.setText(f"⚠ {msg}")

@@ -382,7 +382,7 @@ class ScorePanel(QWidget):
                 raise Cancelled() from None
         self._ticket = run_in_background(lambda: score_one(model, nxt, cancel, report),
                                          lambda res, it=nxt: self._on_done(it, res),
-                                         lambda msg, it=nxt: self._on_failed(it, msg))
+                                         lambda msg, it=nxt: self._on_failed(it, msg), owner=self)
         self._refresh_row(nxt)
         self._update_progress()
         self._update_buttons()
