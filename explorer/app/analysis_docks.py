@@ -232,7 +232,7 @@ def install(window) -> None:
 
         score.clear()                        # cancel scoring; background jobs end within a stage
         interp.set_playing(False)
-        wait_idle(3000)
+        wait_idle(1000)
     window.layout_keeper.on_close.append(closing)
     if not window.layout_keeper.restore():
         QTimer.singleShot(0, lambda: _default_sizes(window))
