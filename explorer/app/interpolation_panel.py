@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
-                               QMenu, QPushButton, QScrollArea, QSlider, QSpinBox, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
+                               QMenu, QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from .background import Ticket, run_in_background
 from .pixmaps import ImageLabel, strip_pixmap
@@ -77,15 +77,27 @@ class InterpolationPanel(QWidget):
 
     # ------------------------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
-        lay = QVBoxLayout(self)
-        ends = QGridLayout()
+        # wide and short, for a dock under the canvas: the playing frame on the left, the rest beside it
+        outer = QHBoxLayout(self)
+        left = QVBoxLayout()
+        self.preview = ImageLabel(scale=5, caption="current frame")
+        left.addWidget(self.preview)
+        self.frame_label = QLabel("frame —")
+        left.addWidget(self.frame_label)
+        left.addStretch(1)
+        outer.addLayout(left)
+        lay = QVBoxLayout()
+        outer.addLayout(lay, 1)
+
+        ends = QHBoxLayout()
         self.thumbs: dict[str, ImageLabel] = {}
         self.end_labels: dict[str, QLabel] = {}
         self.end_buttons: dict[str, QToolButton] = {}
-        for col, key in enumerate(("A", "B")):
+        for key in ("A", "B"):
             thumb = ImageLabel(scale=2, caption=f"endpoint {key}")
             label = QLabel(f"{key}: —")
-            label.setWordWrap(True)
+            label.setMinimumWidth(90)
+            label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
             btn = QToolButton()
             btn.setText(f"Set {key} ▾")
             btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -93,12 +105,11 @@ class InterpolationPanel(QWidget):
             menu.aboutToShow.connect(lambda k=key, m=menu: self._fill_menu(k, m))
             btn.setMenu(menu)
             self.thumbs[key], self.end_labels[key], self.end_buttons[key] = thumb, label, btn
-            ends.addWidget(thumb, 0, 2 * col, 2, 1)
-            ends.addWidget(label, 0, 2 * col + 1)
-            ends.addWidget(btn, 1, 2 * col + 1)
-        lay.addLayout(ends)
-
-        opts = QHBoxLayout()
+            col = QVBoxLayout()
+            col.addWidget(label)
+            col.addWidget(btn)
+            ends.addWidget(thumb)
+            ends.addLayout(col, 1)
         self.method = QComboBox()
         self.method.addItem("slerp (spherical)", "slerp")
         self.method.addItem("lerp (linear)", "lerp")
@@ -108,27 +119,26 @@ class InterpolationPanel(QWidget):
         self.steps.setRange(2, 200)
         self.steps.setValue(16)
         self.steps.setSuffix(" frames")
-        opts.addWidget(QLabel("Method"))
+        self.method.setMaximumWidth(170)
+        self.steps.setMaximumWidth(170)
+        opts = QVBoxLayout()
         opts.addWidget(self.method)
         opts.addWidget(self.steps)
-        opts.addStretch(1)
-        lay.addLayout(opts)
+        ends.addLayout(opts)
+        lay.addLayout(ends)
         self.method.currentIndexChanged.connect(self.recompute)
         self.steps.valueChanged.connect(self.recompute)
 
         self.strip = QLabel()
         self.strip.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.strip.setToolTip("click a frame to show it")
         self.strip.mousePressEvent = self._strip_clicked  # type: ignore[method-assign]
         scroll = QScrollArea()
         scroll.setWidget(self.strip)
         scroll.setWidgetResizable(True)
-        scroll.setFixedHeight(28 * 2 + 26)
+        scroll.setFixedHeight(28 * 2 + 24)
         lay.addWidget(scroll)
 
-        row = QHBoxLayout()
-        self.preview = ImageLabel(scale=5, caption="current frame")
-        row.addWidget(self.preview)
-        controls = QVBoxLayout()
         transport = QHBoxLayout()
         self.play_button = QPushButton("Play")
         self.play_button.setCheckable(True)
@@ -141,15 +151,14 @@ class InterpolationPanel(QWidget):
         self.fps.setValue(12)
         self.fps.setSuffix(" fps")
         self.fps.valueChanged.connect(self._apply_speed)
-        for w in (self.play_button, self.loop, self.bounce, self.fps):
-            transport.addWidget(w)
-        controls.addLayout(transport)
         self.scrub = QSlider(Qt.Orientation.Horizontal)
         self.scrub.setRange(0, 0)
         self.scrub.valueChanged.connect(self._show_frame)
-        controls.addWidget(self.scrub)
-        self.frame_label = QLabel("frame —")
-        controls.addWidget(self.frame_label)
+        transport.addWidget(self.play_button)
+        transport.addWidget(self.scrub, 1)
+        for w in (self.loop, self.bounce, self.fps):
+            transport.addWidget(w)
+        lay.addLayout(transport)
         actions = QHBoxLayout()
         self.use_button = QPushButton("Use frame")
         self.use_button.setToolTip("Make this frame's z the current z (sliders and canvas)")
@@ -160,12 +169,10 @@ class InterpolationPanel(QWidget):
         self.png_button.clicked.connect(lambda: self._export_dialog("png"))
         for w in (self.use_button, self.gif_button, self.png_button):
             actions.addWidget(w)
-        controls.addLayout(actions)
-        row.addLayout(controls, 1)
-        lay.addLayout(row)
         self.status = QLabel("Open a model to interpolate.")
-        self.status.setWordWrap(True)
-        lay.addWidget(self.status)
+        self.status.setStyleSheet("color: #888;")
+        actions.addWidget(self.status, 1)
+        lay.addLayout(actions)
         lay.addStretch(1)
 
         play_action = QAction("Play/pause interpolation", self)
