@@ -121,6 +121,24 @@ class _Driver:
         self._heartbeat.stop()
 
 
+def _quiet_offscreen_warnings() -> None:
+    """The offscreen platform warns that it "does not support propagateSizeHints()" on every window;
+    drop that one line, pass everything else on."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    previous = None
+
+    def handler(mode, context, message):
+        if "propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    previous = qInstallMessageHandler(handler)
+
+
 def _settle(drv: _Driver, say: Callable[[str], None], timeout_s: float = 120.0) -> None:
     """Wait until the panels' one-off background work after a model load (e.g. the latent map
     encoding its images) is done, so that what follows measures dragging, not loading."""
@@ -174,6 +192,7 @@ def run_bench(model: str | os.PathLike | None = None, device: str = "auto", *, f
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    _quiet_offscreen_warnings()
     settings = QSettings(str(Path(tmp.name) / "bench.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings=settings, device=device)
     win.resize(1100, 720)

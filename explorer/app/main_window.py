@@ -59,6 +59,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or app_settings()
         self.requested_device = device
         self.worker = RenderWorker(self)
+        # first job: import torch (via models) on the worker while this thread builds the window
+        self.worker.submit("devices", _available_devices, self._set_devices)
         self.last_error = ""
         self.last_render_error = ""
         self.docks: dict[str, QDockWidget] = {}
@@ -90,7 +92,6 @@ class MainWindow(QMainWindow):
         self.worker.frame_failed.connect(self._frame_failed)
         self.worker.job_failed.connect(lambda key, msg: self._say(f"{key} failed: {msg}"))
         self.canvas.shown.connect(self._frame_shown)
-        self.worker.submit("devices", _available_devices, self._set_devices)
         from .analysis_docks import install as install_analysis_docks
         install_analysis_docks(self)  # issue 5: score / latent map / interpolation docks, undo, image drops
 
