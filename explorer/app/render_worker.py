@@ -179,11 +179,17 @@ class RenderWorker(QObject):
         with self._thread.cond:
             return list(self._thread.pending)
 
-    def stop(self, timeout_ms: int = 5000) -> None:
-        """Drop pending jobs, let the running one finish, end the thread."""
+    def stop(self, timeout_ms: int = 5000) -> bool:
+        """Drop pending jobs, let the running one finish, end the thread.  Returns False when a job
+        was still running after ``timeout_ms`` (then the process must not destroy the thread: Qt
+        aborts on a running ``QThread`` being destroyed; :func:`explorer.app.main` exits hard)."""
         with self._thread.cond:
             self._thread.pending.clear()
             self._thread.stopping = True
             self._thread.cond.notify_all()
-        self._thread.wait(timeout_ms)
+        finished = self._thread.wait(timeout_ms)
         self._callbacks.clear()
+        self.stopped_cleanly = bool(finished)
+        return self.stopped_cleanly
+
+    stopped_cleanly = True
