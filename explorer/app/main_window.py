@@ -205,6 +205,8 @@ class MainWindow(QMainWindow):
             device = self.state.loaded.device  # keep the device the user chose
         self._loading = str(path)
         self._say(f"Opening {path.name}…")
+        self.model_label.setText(f"opening {path.name}…")  # stays until the load ends (a GAN's
+        # directions are computed on opening and can take a while on a slow CPU)
         if self.state.loaded is None:
             self.canvas.set_overlay(f"Opening {path.name}…")
         self.worker.submit("load", lambda: LoadedModel.load(path, device),
@@ -219,6 +221,9 @@ class MainWindow(QMainWindow):
 
     def _load_failed(self, path: Path, message: str) -> None:
         self._loading = None
+        kept_model = self.state.loaded
+        self.model_label.setText(f"{kept_model.family.upper()} · {kept_model.latent_dim}-d latent"
+                                 if kept_model is not None else "no model")
         text = f"Could not open {path.name}: {message}"
         kept = self.state.loaded
         extra = f"\n\n{kept.name} stays open." if kept is not None else ""
