@@ -154,3 +154,15 @@ def test_status_bar_shows_device_and_frame_time(make_window, tiny_vae_path, qtbo
                     timeout=5_000)  # "frame 1.2 ms · 60 fps" (fps while frames flow)
     assert "cpu" in win.device_label.text()
     assert "VAE" in win.model_label.text()
+
+
+def test_values_settled_is_throttled_and_ends_on_the_last_value(make_window, tiny_vae_path, qtbot):
+    win = make_window(tiny_vae_path)
+    settled = []
+    win.state.values_settled.connect(settled.append)
+    with qtbot.waitSignal(win.state.values_settled, timeout=5_000):
+        for v in np.linspace(-2, 2, 200):
+            win.state.set_value(0, float(v))
+    qtbot.wait(2 * win.state.SETTLE_MS + 50)
+    assert 1 <= len(settled) < 200
+    assert settled[-1][0] == pytest.approx(2.0)

@@ -13,7 +13,10 @@ latent codes are plain numpy arrays:
 Signals (all emitted on the GUI thread):
 
 * ``model_changed(LoadedModel)`` — a new model is current (the dock rebuilds, panels reset);
-* ``values_changed(ndarray)`` — the current point moved (a copy of the slider values);
+* ``values_changed(ndarray)`` — the current point moved (a copy of the slider values), on every
+  slider event: keep its listeners cheap;
+* ``values_settled(ndarray)`` — the same, throttled (at most every 40 ms during a drag, plus once with
+  the final values): for listeners that redraw plots;
 * ``frame_rendered(Frame)`` — a new frame reached the canvas;
 * ``device_changed(str)`` — the model now lives on another device;
 * ``message(str)`` — a line for the status bar (errors included).
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 
 @dataclass
@@ -123,6 +126,10 @@ class ExplorerState(QObject):
     frame_rendered = Signal(object)
     device_changed = Signal(str)
     message = Signal(str)
+    #: like ``values_changed`` but at most every :attr:`SETTLE_MS` while values keep changing, and
+    #: always once more with the final values: for listeners that redraw something costly (plots)
+    values_settled = Signal(object)
+    SETTLE_MS = 40
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -132,6 +139,10 @@ class ExplorerState(QObject):
         self._requested_at = time.perf_counter()
         self._frame: Frame | None = None
         self._rng = np.random.default_rng()
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(self.SETTLE_MS)
+        self._settle.timeout.connect(lambda: self.values_settled.emit(self._values.copy()))
 
     # ------------------------------------------------------------------ reading
     @property
@@ -177,7 +188,7 @@ class ExplorerState(QObject):
                         else np.asarray(values, dtype=np.float32).reshape(d).copy())
         self._touch()
         self.model_changed.emit(loaded)
-        self.values_changed.emit(self._values.copy())
+        self._emit_values()
 
     def set_value(self, index: int, value: float) -> None:
         """Move along one direction (what a slider does)."""
@@ -188,7 +199,7 @@ class ExplorerState(QObject):
             return
         self._values[index] = value
         self._touch()
-        self.values_changed.emit(self._values.copy())
+        self._emit_values()
 
     def set_values(self, values: np.ndarray) -> None:
         if self._loaded is None:
@@ -196,7 +207,7 @@ class ExplorerState(QObject):
         values = np.asarray(values, dtype=np.float32).reshape(self._loaded.latent_dim)
         self._values = values.copy()
         self._touch()
-        self.values_changed.emit(self._values.copy())
+        self._emit_values()
 
     def set_z(self, z: np.ndarray) -> None:
         """Jump to a latent code (e.g. an encoded image); sliders follow."""
@@ -219,7 +230,7 @@ class ExplorerState(QObject):
     def set_device(self, device: str) -> None:
         self.device_changed.emit(str(device))
         self._touch()  # re-render on the new device
-        self.values_changed.emit(self._values.copy())
+        self._emit_values()
 
     def post_frame(self, frame: Frame) -> None:
         """Called by the window when a frame reached the canvas."""
@@ -228,6 +239,11 @@ class ExplorerState(QObject):
 
     def say(self, text: str) -> None:
         self.message.emit(str(text))
+
+    def _emit_values(self) -> None:
+        self.values_changed.emit(self._values.copy())
+        if not self._settle.isActive():
+            self._settle.start()
 
     def _touch(self) -> None:
         self._token += 1
