@@ -18,7 +18,7 @@ Two questions, answered separately because they cost very different amounts:
 
       statistic(x) = max_j (c_j(x) − m_j) / s_j
 
-    over components c_j, each oriented so that larger is more unusual, standardised by its mean and
+  over components c_j, each oriented so that larger is more unusual, standardised by its mean and
   standard deviation on the fitting half of the held-out split.  For a VAE the components are the
   input-complexity-corrected likelihood of Serrà et al. (2020), S(x) = −log₂ p(x) − L(x) in bits
   per dimension with L the image's lossless-WebP code length, and the negative log-likelihood itself
