@@ -26,10 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image file, directory of images, or .npy array")
     p.add_argument("--model", default=None, help="checkpoint (default: the bundled VAE)")
     p.add_argument("--k", type=int, default=None,
-                   help="importance samples of the VAE likelihood (default: models.scoring.DEFAULT_K)")
+                   help="importance samples of the VAE likelihood (default 32, models.scoring.DEFAULT_K)")
     p.add_argument("--json", action="store_true", help="print one JSON list (stable field names)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.epilog = ("Exit status: 0 every input scored; 1 some inputs could not be read (each named on stderr, "
+                "the rest printed); 2 nothing scored, or the model cannot be loaded or has no calibration.")
 
 
 def _err(msg: str) -> None:
