@@ -19,6 +19,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # unexpected errors are logged (explorer/errors.py): keep tests' entries out of the user's log directory
 os.environ.setdefault("LATENT_EXPLORER_LOG_DIR", __import__("tempfile").mkdtemp(prefix="latent-explorer-test-log-"))
+# as the app does at start (explorer/memory.py): one malloc arena, so long-session memory stays flat
+__import__("explorer.memory").memory.limit_malloc_arenas()
 
 from pathlib import Path  # noqa: E402
 

@@ -28,6 +28,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget)
 
+from ..memory import limit_malloc_arenas
 from .canvas import Canvas
 from .latent_dock import LatentDock
 from .render_worker import RenderWorker
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
     def __init__(self, state: ExplorerState | None = None, *, settings: QSettings | None = None,
                  device: str = "auto", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        limit_malloc_arenas()  # before the worker threads start: keeps a long session's memory flat
         self.state = state or ExplorerState(self)
         self.settings = settings or app_settings()
         self.requested_device = device
