@@ -6,10 +6,13 @@ back with ``weights_only=True``).  Ctrl-C leaves the last finished epoch's check
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import shlex
+import signal
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,13 +137,30 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
                             "train_images": n, "heldout_images": len(heldout)},
                 **extra}
         model.metadata.pop("calibration", None)   # a calibration of older weights would be stale
-        torch.save({"epoch": epoch + 1, "optimizers": loop.optimizer_states(), "rng": torch.get_rng_state()},
-                   str(spath) + ".tmp")
-        os.replace(str(spath) + ".tmp", spath)
-        checkpoint.save(model, out, **meta)
+        with _interrupts_deferred():  # Ctrl-C between the two writes would leave them out of step
+            torch.save({"epoch": epoch + 1, "optimizers": loop.optimizer_states(), "rng": torch.get_rng_state()},
+                       str(spath) + ".tmp")
+            os.replace(str(spath) + ".tmp", spath)
+            checkpoint.save(model, out, **meta)
     if cfg.calibrate:
         _calibrate(model, heldout, out, log)
     return model
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold SIGINT until the block ends (main thread only; elsewhere a no-op), then raise it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple] = []
+    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
 
 
 def _calibrate(model: GenerativeModel, heldout: data_mod.Split, out: Path, log: Callable[[str], None]) -> None:
