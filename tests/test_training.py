@@ -101,7 +101,10 @@ def test_ctrl_c_leaves_the_last_epoch_loadable_and_resume_continues(image_folder
     args = ["train", "vae", "--data", str(image_folder), "--out", str(out), "--batch-size", "32",
             "--no-calibrate", "--quiet"]
     proc = subprocess.Popen(_cli(*args, "--epochs", "500"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=str(tmp_path))
+                            text=True, env=env, cwd=str(tmp_path),
+                            # a shell that starts jobs in the background (as CI may) makes them ignore
+                            # SIGINT; give the child the default disposition, as a terminal would
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 120
         while not out.exists() and time.time() < deadline and proc.poll() is None:
