@@ -67,7 +67,8 @@ class LatentMapDock(_PanelDock):
         self._pending = None
         state.model_changed.connect(self._model_changed)
         state.frame_rendered.connect(self._frame_rendered)
-        state.values_changed.connect(lambda _v: self.panel.set_current_z(self.state.z))
+        # the map redraws its marker at most every 40 ms (and on the final value), not per slider event
+        state.values_settled.connect(lambda _v: self.panel.set_current_z(self.state.z))
         self.panel.mapReady.connect(lambda _n: self.panel.set_current_z(self.state.z))
         self.panel.latentChosen.connect(state.set_z)
         self.panel.message.connect(state.say)
