@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QMenu, QScrollArea, QWidget
 
 from .desktop import LatentStateError, LayoutKeeper, copy_image, read_latent_state, save_latent_state
@@ -178,16 +178,7 @@ def install(window) -> None:
     for a in (window.undo_action, window.redo_action):
         window.addAction(a)
 
-    def act(text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        a = QAction(text, window)
-        if shortcut is not None:
-            a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setStatusTip(tip)
-            a.setToolTip(tip)
-        a.triggered.connect(slot)
-        window.addAction(a)
-        return a
+    act = window.make_action
 
     window.copy_image_action = act("&Copy Image", lambda: _copy(window), QKeySequence.StandardKey.Copy,
                                    "Copy the current image to the clipboard")

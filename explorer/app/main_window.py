@@ -118,17 +118,20 @@ class MainWindow(QMainWindow):
         return dock
 
     # ================================================================== actions and menus
+    def make_action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        """A window-wide action (listed by Help → Keyboard Shortcuts); docks add theirs with this too."""
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        a.triggered.connect(slot)
+        self.addAction(a)  # shortcuts work while the menu bar is hidden, too
+        return a
+
     def create_actions(self) -> None:
-        def act(text: str, slot, shortcut=None, tip: str = "") -> QAction:
-            a = QAction(text, self)
-            if shortcut is not None:
-                a.setShortcut(QKeySequence(shortcut))
-            if tip:
-                a.setStatusTip(tip)
-                a.setToolTip(tip)
-            a.triggered.connect(slot)
-            self.addAction(a)  # shortcuts work while the menu bar is hidden, too
-            return a
+        act = self.make_action
 
         S = QKeySequence.StandardKey
         self.open_action = act("&Open Checkpoint…", self.open_dialog, S.Open, "Open a .safetensors checkpoint")
