@@ -78,6 +78,9 @@ class LatentMapWidget(QWidget):
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend_entries: list[str] = []
+        # a wrapped label reports one line's height to the layout; reserve three so a narrow dock
+        # never squeezes it over the plot's axis
+        self.legend.setMinimumHeight(3 * self.legend.fontMetrics().lineSpacing() + 4)
         lay.addWidget(self.legend)
 
         self.thumb = QLabel(self.plot)
