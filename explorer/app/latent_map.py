@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .background import Ticket, run_in_background
 from .pixmaps import pixmap_gray
@@ -75,7 +75,10 @@ class LatentMapWidget(QWidget):
         self.labels: list = []
         # the legend sits under the plot, where it never hides points or markers
         self.legend = QLabel()
-        self.legend.setWordWrap(True)
+        # two fixed lines (classes; markers) rather than word wrap: a wrapped label reports one
+        # line's height to the layout and, squeezed, paints over the plot's axis
+        self.legend.setWordWrap(False)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend_entries: list[str] = []
         # a wrapped label reports one line's height to the layout; reserve three so a narrow dock
@@ -138,7 +141,7 @@ class LatentMapWidget(QWidget):
         self.legend.setText("&nbsp;&nbsp; ".join(
             f'<span style="color: rgb{PALETTE[c % len(PALETTE)]}; font-size: 14px;">●</span>&nbsp;{html.escape(name)}'
             for c, name in enumerate(lm.classes))
-            + '&nbsp;&nbsp; <span style="font-size: 14px;">★</span>&nbsp;current z'
+            + '<br><span style="font-size: 14px;">★</span>&nbsp;current z'
             + f'&nbsp;&nbsp; <span style="color: rgb{IN_MARKER};">▲</span>/<span style="color: rgb{OUT_MARKER};">▲'
               '</span>&nbsp;scored image (in / out of distribution)')
         pi = self.plot.getPlotItem()
