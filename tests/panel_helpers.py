@@ -62,3 +62,24 @@ def wait_background(qtbot, timeout: int = 20000) -> None:
 
     qtbot.waitUntil(lambda: pool().activeThreadCount() == 0, timeout=timeout)
     qtbot.wait(20)
+
+
+def slow_scoring(monkeypatch, ticks: int):
+    """Make each score job wait ``ticks`` × 10 ms first, honouring Cancel, so a test can cancel it.
+
+    Returns the real ``score_one``, to put back when the test wants full-speed scoring again."""
+    import time
+
+    from explorer.app import score_panel as sp
+
+    orig = sp.score_one
+
+    def slow(model, item, cancel, report):
+        for _ in range(ticks):
+            if cancel.is_set():
+                raise sp.Cancelled()
+            time.sleep(0.01)
+        return orig(model, item, cancel, report)
+
+    monkeypatch.setattr(sp, "score_one", slow)
+    return orig

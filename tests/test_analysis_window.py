@@ -3,7 +3,6 @@ copy, latent-state files and the layout kept between runs."""
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ import models
 from app_helpers import expected_pixels, wait_for_frame
 from explorer.app import score_panel as sp
 from models.bundled_data import SAMPLES_DIR
-from panel_helpers import wait_background
+from panel_helpers import slow_scoring, wait_background
 
 
 def drop_files(win, paths) -> None:
@@ -75,16 +74,7 @@ def test_dropping_a_garment_and_a_digit_shows_two_verdicts_and_markers(make_wind
 
 def test_cancelling_a_scoring_job_leaves_the_app_usable(make_window, tiny_vae_path, qtbot, monkeypatch):
     win = make_window(tiny_vae_path)
-    orig = sp.score_one
-
-    def slow(model, item, cancel, report):
-        for _ in range(300):
-            if cancel.is_set():
-                raise sp.Cancelled()
-            time.sleep(0.01)
-        return orig(model, item, cancel, report)
-
-    monkeypatch.setattr(sp, "score_one", slow)
+    orig = slow_scoring(monkeypatch, 300)
     panel = win.score_dock.panel
     drop_files(win, [SAMPLES_DIR / "bag.png", SAMPLES_DIR / "coat.png", SAMPLES_DIR / "dress.png"])
     qtbot.waitUntil(lambda: panel.is_busy(), timeout=5000)

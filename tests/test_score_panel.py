@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from panel_helpers import calibrated_tiny_vae, calibrated_vae, tiny_vae, wait_background  # noqa: I001
+from panel_helpers import calibrated_tiny_vae, calibrated_vae, slow_scoring, tiny_vae, wait_background  # noqa: I001
 
 from explorer.app import score_panel as sp
 from models.bundled_data import SAMPLES_DIR
@@ -91,16 +91,7 @@ def test_arrays_and_pasted_bytes_are_accepted(panel, qtbot):
 
 
 def test_cancel_stops_the_job_and_the_panel_stays_usable(panel, qtbot, monkeypatch):
-    orig = sp.score_one
-
-    def slow(model, item, cancel, report):
-        for _ in range(200):
-            if cancel.is_set():
-                raise sp.Cancelled()
-            time.sleep(0.01)
-        return orig(model, item, cancel, report)
-
-    monkeypatch.setattr(sp, "score_one", slow)
+    orig = slow_scoring(monkeypatch, 200)
     items = panel.add_files([SAMPLES_DIR / f for f in ("sneaker.png", "bag.png", "coat.png", "dress.png")])
     qtbot.waitUntil(lambda: items[0].status == "running", timeout=5000)
     assert panel.cancel_button.isEnabled()
