@@ -31,10 +31,6 @@ COMMANDS = {
 }
 
 
-class UserError(Exception):
-    """An error whose message is shown to the user as one line, without a traceback."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="latent-explorer",
@@ -70,19 +66,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report_error(exc: BaseException) -> int:
-    """Print one clear line for an expected error type; a short line plus a hint for anything else."""
-    from models.checkpoint import CheckpointError
-    from models.data import DataError
-    from models.intake import IntakeError
+    """Print one clear line for an error the user can act on (exit 2); anything else is a bug: a
+    short line, the traceback in the error log (or on stderr with ``LATENT_EXPLORER_DEBUG=1``), exit 1."""
+    from .errors import is_user_error, log_exception, one_line
 
-    if isinstance(exc, (UserError, CheckpointError, IntakeError, DataError, ValueError, FileNotFoundError,
-                        PermissionError, IsADirectoryError)):
-        print(f"latent-explorer: error: {exc}", file=sys.stderr)
+    if is_user_error(exc):
+        print(f"latent-explorer: error: {one_line(exc)}", file=sys.stderr)
         return 2
     if os.environ.get("LATENT_EXPLORER_DEBUG"):
         raise exc
-    print(f"latent-explorer: unexpected error: {type(exc).__name__}: {exc} "
-          f"(set LATENT_EXPLORER_DEBUG=1 for a traceback)", file=sys.stderr)
+    print(f"latent-explorer: {log_exception(exc)} (set LATENT_EXPLORER_DEBUG=1 for a traceback)",
+          file=sys.stderr)
     return 1
 
 

@@ -25,10 +25,19 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
+from models.errors import MAX_MESSAGE_CHARS, LatentExplorerError, first_line, one_line
+
 APP_NAME = "latent-explorer"
 LOG_NAME = "errors.log"
 MAX_LOG_BYTES = 1 * 2**20
-MAX_MESSAGE_CHARS = 300
+
+__all__ = ["UserError", "LatentExplorerError", "one_line", "first_line", "is_user_error", "is_out_of_memory",
+           "user_message", "log_exception", "install_hooks", "log_dir", "log_path"]
+
+
+class UserError(LatentExplorerError):
+    """A bad argument or request in the app or the CLI: shown as one line, without a traceback."""
+
 
 _lock = threading.Lock()
 
@@ -48,30 +57,22 @@ def log_path() -> Path:
 
 
 def is_user_error(exc: BaseException) -> bool:
-    """True for errors whose message is meant for the user (bad files, bad input), not bugs."""
-    from explorer.cli import UserError  # Qt-free; imported lazily to keep this module light
-
-    try:
-        from models.checkpoint import CheckpointError
-        from models.intake import IntakeError
-    except ImportError:  # pragma: no cover - models is part of this distribution
-        return isinstance(exc, UserError)
-    return isinstance(exc, (UserError, CheckpointError, IntakeError, FileNotFoundError, PermissionError,
-                            IsADirectoryError))
+    """True for errors whose message is meant for the user (bad files, bad input), not bugs: every
+    :class:`~models.errors.LatentExplorerError` (checkpoint, intake, data, calibration, training,
+    :class:`UserError`) and the operating system's file errors."""
+    return isinstance(exc, (LatentExplorerError, FileNotFoundError, PermissionError, IsADirectoryError,
+                            NotADirectoryError))
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """A CUDA/MPS/CPU out-of-memory error (checked by name: this module does not import torch)."""
-    name = type(exc).__name__
-    return name == "OutOfMemoryError" or isinstance(exc, MemoryError) or (
+    """A CUDA/MPS/CPU out-of-memory error.  Torch's own type is looked up only when torch is already
+    imported (this module must stay light for the CLI's fast paths)."""
+    torch = sys.modules.get("torch")
+    torch_oom = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
+    if torch_oom is not None and isinstance(exc, torch_oom):
+        return True
+    return isinstance(exc, MemoryError) or (
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
-
-
-def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """``text`` as one printable line of at most ``limit`` characters."""
-    text = " ".join(str(text).split())
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def user_message(exc: BaseException, context: str = "") -> str:

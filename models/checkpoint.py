@@ -39,6 +39,7 @@ from typing import Any, Callable
 
 import torch
 
+from .errors import LatentExplorerError
 from .base import GenerativeModel, json_dumps
 
 FORMAT_TAG = "latent-explorer-checkpoint"
@@ -51,7 +52,7 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl")
 MAX_PICKLE_BYTES = 2 * 2**30
 
 
-class CheckpointError(Exception):
+class CheckpointError(LatentExplorerError):
     """A checkpoint could not be loaded.  The message says what is wrong and what to do."""
 
 

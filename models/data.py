@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import LatentExplorerError
+
 FASHION_MNIST_DIR = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -18,7 +20,7 @@ HELDOUT = 5000
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
 
-class DataError(Exception):
+class DataError(LatentExplorerError):
     """A dataset could not be read; the message says what to do."""
 
 

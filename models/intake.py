@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import LatentExplorerError
+
 #: Images with more pixels than this are refused (a 10000x10000 photo is accepted).
 MAX_PIXELS = 100_000_000
 #: Files larger than this are refused before they are read.
@@ -23,7 +25,7 @@ MAX_FILE_BYTES = 256 * 2**20
 SIZE = 28
 
 
-class IntakeError(Exception):
+class IntakeError(LatentExplorerError):
     """An image could not be taken in; the message says why and what to do."""
 
 

@@ -42,6 +42,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from .errors import LatentExplorerError
 from .base import IN_DISTRIBUTION, OUT_OF_DISTRIBUTION, Score
 
 #: Importance samples of the displayed VAE likelihood (see docs/scoring.md for the measurement).
@@ -82,7 +83,7 @@ RAW_FEATURES: dict[str, dict[str, str]] = {
 }
 
 
-class UncalibratedError(ValueError):
+class UncalibratedError(LatentExplorerError, ValueError):
     """The checkpoint carries no (usable) OOD calibration."""
 
 

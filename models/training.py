@@ -21,6 +21,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from .errors import LatentExplorerError
 from . import checkpoint, data as data_mod
 from .base import GenerativeModel, resolve_device
 from .gan import GANModel
@@ -46,7 +47,7 @@ class TrainConfig:
     command: str = field(default_factory=lambda: shlex.join(["latent-explorer", *sys.argv[1:]]))
 
 
-class TrainingError(Exception):
+class TrainingError(LatentExplorerError):
     pass
 
 

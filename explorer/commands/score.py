@@ -82,7 +82,7 @@ def collect(paths: list[str]):
 
 def run(args: argparse.Namespace) -> int:
     import models
-    from explorer.cli import UserError
+    from explorer.errors import UserError
 
     if args.k is not None and args.k < 1:
         raise UserError("--k must be at least 1")
