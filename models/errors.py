@@ -33,3 +33,13 @@ def first_line(exc: BaseException, limit: int = MAX_MESSAGE_CHARS) -> str:
     """The first line of ``exc``'s message, cleaned with :func:`one_line` (the type name if empty)."""
     text = str(exc).strip()
     return one_line(text.splitlines()[0] if text else type(exc).__name__, limit)
+
+
+class Cancelled(LatentExplorerError):
+    """Long work (scoring a queue, inversion, encoding a data set) was cancelled by its caller.
+
+    Library functions that take a ``cancel`` callable check it between batches or stages and raise
+    this; the app treats it as a quiet end, not a failure."""
+
+    def __init__(self, message: str = "cancelled") -> None:
+        super().__init__(message)
