@@ -1,4 +1,10 @@
-"""DCGAN at 28x28 with a discriminator and an encoder that maps images to z (seeds inversion)."""
+"""DCGAN for any image shape, with a discriminator and an encoder that maps images to z.
+
+Generator G(z) -> x on the [-1, 1] scale, discriminator D(x) -> logit, encoder E(x) -> z (it seeds the
+inversion in :mod:`models.ood_features`).  All three follow the stride-2 stage plan of
+:mod:`models.conv_geometry`: ``n`` stages with ``max(H, W) <= 7 * 2**n``, BatchNorm in every inner stage
+(Radford et al. 2016).  At 1x28x28 this is exactly the original Fashion-MNIST network.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -6,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import conv_geometry
 from .base import Direction, GenerativeModel, orthonormal_basis
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -20,38 +27,59 @@ DIRECTION_SEED = 1234
 
 
 class Generator(nn.Module):
-    def __init__(self, latent_dim: int, ch: int) -> None:
+    """z -> a linear map onto the coarsest grid, then ``n`` stride-2 transposed convolutions up to
+    (C, H, W) on the [-1, 1] scale (centre-cropped when H, W are not a multiple of 2**n)."""
+
+    def __init__(self, latent_dim: int, ch: int, plan: conv_geometry.StagePlan | None = None) -> None:
         super().__init__()
-        self.fc = nn.Sequential(nn.Linear(latent_dim, 2 * ch * 7 * 7), nn.BatchNorm1d(2 * ch * 7 * 7), nn.ReLU())
-        self.body = nn.Sequential(
-            nn.Unflatten(1, (2 * ch, 7, 7)),
-            nn.ConvTranspose2d(2 * ch, ch, 4, 2, 1), nn.BatchNorm2d(ch), nn.ReLU(),  # 14x14
-            nn.ConvTranspose2d(ch, 1, 4, 2, 1), nn.Tanh(),                           # 28x28
-        )
+        plan = plan or conv_geometry.plan((1, 28, 28))
+        self.plan = plan
+        widths = plan.widths(ch)
+        (bh, bw), c = plan.base, plan.image_shape[0]
+        cells = widths[-1] * bh * bw
+        self.fc = nn.Sequential(nn.Linear(latent_dim, cells), nn.BatchNorm1d(cells), nn.ReLU())
+        up: list[nn.Module] = []
+        for w_in, w_out in zip(widths[:0:-1], widths[-2::-1]):
+            up += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.BatchNorm2d(w_out), nn.ReLU()]
+        self.body = nn.Sequential(nn.Unflatten(1, (widths[-1], bh, bw)), *up,
+                                  nn.ConvTranspose2d(widths[0], c, 4, 2, 1), nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images on the [-1, 1] scale."""
-        return self.body(self.fc(z))
+        return self.plan.crop_output(self.body(self.fc(z)))
 
 
-def _conv_trunk(ch: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(1, ch, 4, 2, 1), nn.LeakyReLU(0.2),                              # 14x14
-        nn.Conv2d(ch, 2 * ch, 4, 2, 1), nn.BatchNorm2d(2 * ch), nn.LeakyReLU(0.2),  # 7x7
-        nn.Flatten(),
-    )
+class ConvTrunk(nn.Sequential):
+    """Image (C, H, W) on the [-1, 1] scale -> flat features of the coarsest grid (padded first
+    when H, W are not a multiple of 2**n)."""
+
+    def __init__(self, ch: int, plan: conv_geometry.StagePlan) -> None:
+        widths = plan.widths(ch)
+        layers: list[nn.Module] = [nn.Conv2d(plan.image_shape[0], widths[0], 4, 2, 1), nn.LeakyReLU(0.2)]
+        for w_in, w_out in zip(widths, widths[1:]):
+            layers += [nn.Conv2d(w_in, w_out, 4, 2, 1), nn.BatchNorm2d(w_out), nn.LeakyReLU(0.2)]
+        super().__init__(*layers, nn.Flatten())
+        self.plan = plan
+        self.features = widths[-1] * plan.base[0] * plan.base[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(self.plan.pad_input(x))
 
 
 class DCGANNet(nn.Module):
+    """Generator, discriminator and encoder for any image shape of :mod:`models.conv_geometry`; at
+    1x28x28 the layers, names and shapes are those of the original Fashion-MNIST DCGAN."""
+
     def __init__(self, latent_dim: int = 32, image_shape=(1, 28, 28), channels: int = 64) -> None:
         super().__init__()
-        if tuple(image_shape) != (1, 28, 28):
-            raise ValueError(f"DCGANNet supports 1x28x28 images, got {tuple(image_shape)}")
+        plan = conv_geometry.plan(image_shape)
         self.latent_dim = int(latent_dim)
         ch = int(channels)
-        self.generator = Generator(self.latent_dim, ch)
-        self.discriminator = nn.Sequential(_conv_trunk(ch), nn.Linear(2 * ch * 7 * 7, 1))
-        self.encoder = nn.Sequential(_conv_trunk(ch), nn.Linear(2 * ch * 7 * 7, self.latent_dim))
+        self.generator = Generator(self.latent_dim, ch, plan)
+        trunk = ConvTrunk(ch, plan)
+        self.discriminator = nn.Sequential(trunk, nn.Linear(trunk.features, 1))
+        trunk = ConvTrunk(ch, plan)
+        self.encoder = nn.Sequential(trunk, nn.Linear(trunk.features, self.latent_dim))
 
 
 class GANModel(GenerativeModel):

@@ -1,8 +1,15 @@
 """Decoder likelihoods that are proper distributions over 8-bit pixel values.
 
-A discretized mixture of logistics (Salimans et al., PixelCNN++, 2017) for one channel: the
-probabilities of the 256 pixel values sum to one, so ``log p(x)`` is in nats of the actual 8-bit
-image and bits per dimension compare with published figures.
+A discretized mixture of logistics (Salimans et al., PixelCNN++, 2017) for every channel of every
+pixel, independently given the decoder's parameters: the probabilities of the 256 values of each
+8-bit sample sum to one, so
+
+    log p(x) = sum_{c,h,w} log sum_k pi_{k,c,h,w} P(x_{c,h,w} | mu_{k,c,h,w}, s_{k,c,h,w})
+
+is in nats of the actual 8-bit image (grey or colour) and bits per dimension, -log p(x) / (C H W ln 2),
+compare with published figures.  Parameter layout: (N, 3 * n_mix * C, H, W) read as
+(N, 3, n_mix, C, H, W) -- logits, means, log-scales -- which for C = 1 is the original
+(logits, means, log-scales) split of the Fashion-MNIST models.
 """
 from __future__ import annotations
 
@@ -23,14 +30,17 @@ def to_signed(x01: torch.Tensor) -> torch.Tensor:
 
 
 def split_params(params: torch.Tensor, n_mix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(N, 3*n_mix, H, W) raw decoder output -> logit_probs, means, log_scales, each (N, n_mix, H, W)."""
-    logits, means, log_scales = params.split(n_mix, dim=1)
+    """(N, 3*n_mix*C, H, W) raw decoder output -> logit_probs, means, log_scales, each (N, n_mix, C, H, W)."""
+    n, k, h, w = params.shape
+    if k % (3 * n_mix):
+        raise ValueError(f"decoder output has {k} maps, not a multiple of 3 * n_mix = {3 * n_mix}")
+    logits, means, log_scales = params.reshape(n, 3, n_mix, k // (3 * n_mix), h, w).unbind(1)
     return logits, torch.tanh(means), log_scales.clamp(min=LOG_SCALE_MIN)
 
 
 def log_prob(x01: torch.Tensor, params: torch.Tensor, n_mix: int) -> torch.Tensor:
-    """Per-image log-probability (nats) of 1-channel 8-bit images ``x01`` (N, 1, H, W) in [0, 1]."""
-    x = to_signed(x01)  # (N, 1, H, W), broadcasts over mixture components
+    """Per-image log-probability (nats) of 8-bit images ``x01`` (N, C, H, W) in [0, 1]."""
+    x = to_signed(x01).unsqueeze(1)  # (N, 1, C, H, W), broadcasts over mixture components
     logits, means, log_scales = split_params(params, n_mix)
     centered = x - means
     inv_s = torch.exp(-log_scales)
@@ -44,14 +54,14 @@ def log_prob(x01: torch.Tensor, params: torch.Tensor, n_mix: int) -> torch.Tenso
     log_bin = torch.where(cdf_delta > 1e-5, torch.log(cdf_delta.clamp(min=1e-12)),
                           log_pdf_mid - math.log((BINS - 1) / 2.0))
     lp = torch.where(x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_min, log_bin))
-    lp = torch.logsumexp(lp + F.log_softmax(logits, dim=1), dim=1)  # (N, H, W)
+    lp = torch.logsumexp(lp + F.log_softmax(logits, dim=1), dim=1)  # (N, C, H, W)
     return lp.flatten(1).sum(1)
 
 
 def mean_image(params: torch.Tensor, n_mix: int) -> torch.Tensor:
     """The mixture mean as an image in [0, 1] (what the app shows for a latent)."""
     logits, means, _ = split_params(params, n_mix)
-    m = (F.softmax(logits, dim=1) * means).sum(1, keepdim=True)
+    m = (F.softmax(logits, dim=1) * means).sum(1)  # (N, C, H, W)
     return ((m.clamp(-1, 1) + 1.0) * 0.5)
 
 

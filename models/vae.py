@@ -1,4 +1,13 @@
-"""Convolutional VAE (and β-VAE) with a discretized-logistic-mixture decoder."""
+"""Convolutional VAE (and β-VAE) with a discretized-logistic-mixture decoder, for any image shape.
+
+The decoder models every 8-bit channel of every pixel with its own mixture of ``n_mix`` discretized
+logistics (Salimans et al. 2017), independent given z, so
+
+    log p(x | z) = sum over c, h, w of log sum_k pi_k(z) [sigma((x + 1/255 - mu_k) / s_k) - sigma((x - 1/255 - mu_k) / s_k)]
+
+is the log-probability of the real 8-bit image (:mod:`models.likelihood`) and bits/dim divide by
+C * H * W.  The stage plan for a (C, H, W) shape is in :mod:`models.conv_geometry`.
+"""
 from __future__ import annotations
 
 import math
@@ -7,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import likelihood
+from . import conv_geometry, likelihood
 from .base import Direction, GenerativeModel
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -22,37 +31,44 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 class ConvVAENet(nn.Module):
-    """Encoder q(z|x) = N(mu, diag sigma^2) and decoder p(x|z) = discretized logistic mixture."""
+    """Encoder q(z|x) = N(mu, diag sigma^2) and decoder p(x|z) = discretized logistic mixture.
+
+    Built for any image shape the stage plan accepts (:mod:`models.conv_geometry`): ``n`` 4x4 stride-2
+    convolutions down to a grid of at most 7x7, a linear map to (mu, log sigma^2), and the mirror image
+    up to ``C * 3 * n_mix`` parameter maps (mixture logits, means and log-scales of every channel).
+    At 1x28x28 the layers, their names and their shapes are those of the original Fashion-MNIST VAE.
+    """
 
     def __init__(self, latent_dim: int = 16, image_shape=(1, 28, 28), channels: int = 32, n_mix: int = 3,
                  beta: float = 1.0) -> None:
         super().__init__()
-        c, h, w = image_shape
-        if (h, w) != (28, 28) or c != 1:
-            raise ValueError(f"ConvVAENet supports 1x28x28 images, got {tuple(image_shape)}")
-        ch = int(channels)
-        self.latent_dim, self.n_mix = int(latent_dim), int(n_mix)
-        self.encoder = nn.Sequential(
-            nn.Conv2d(c, ch, 4, 2, 1), nn.SiLU(),            # 14x14
-            nn.Conv2d(ch, 2 * ch, 4, 2, 1), nn.SiLU(),       # 7x7
-            nn.Flatten(),
-            nn.Linear(2 * ch * 7 * 7, 2 * self.latent_dim),
-        )
+        self.plan = conv_geometry.plan(image_shape)
+        c = self.plan.image_shape[0]
+        widths = self.plan.widths(channels)
+        bh, bw = self.plan.base
+        self.latent_dim, self.n_mix, self.image_channels = int(latent_dim), int(n_mix), c
+        down: list[nn.Module] = []
+        for w_in, w_out in zip([c, *widths[:-1]], widths):
+            down += [nn.Conv2d(w_in, w_out, 4, 2, 1), nn.SiLU()]
+        self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(widths[-1] * bh * bw, 2 * self.latent_dim))
+        up: list[nn.Module] = []
+        for w_in, w_out in zip(widths[::-1], [*widths[-2::-1], widths[0]]):
+            up += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.SiLU()]
         self.decoder = nn.Sequential(
-            nn.Linear(self.latent_dim, 2 * ch * 7 * 7), nn.SiLU(),
-            nn.Unflatten(1, (2 * ch, 7, 7)),
-            nn.ConvTranspose2d(2 * ch, ch, 4, 2, 1), nn.SiLU(),      # 14x14
-            nn.ConvTranspose2d(ch, ch, 4, 2, 1), nn.SiLU(),          # 28x28
-            nn.Conv2d(ch, 3 * self.n_mix, 3, 1, 1),
+            nn.Linear(self.latent_dim, widths[-1] * bh * bw), nn.SiLU(),
+            nn.Unflatten(1, (widths[-1], bh, bw)),
+            *up,
+            nn.Conv2d(widths[0], c * 3 * self.n_mix, 3, 1, 1),
         )
 
     def posterior(self, x01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """mu, logvar of q(z|x) for images in [0, 1]."""
-        mu, logvar = self.encoder(x01 * 2.0 - 1.0).chunk(2, dim=1)
+        mu, logvar = self.encoder(self.plan.pad_input(x01 * 2.0 - 1.0)).chunk(2, dim=1)
         return mu, logvar.clamp(-12.0, 8.0)
 
     def decoder_params(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+        """(N, C * 3 * n_mix, H, W) mixture parameters (layout: :func:`models.likelihood.split_params`)."""
+        return self.plan.crop_output(self.decoder(z))
 
 
 def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
