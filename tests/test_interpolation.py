@@ -133,5 +133,5 @@ def test_cli_mixes_an_image_and_a_seed_and_reports_bad_endpoints(model_path, tmp
     assert out.exists()
     assert _cli("interpolate", model_path, "--from", tmp_path / "nope.png", "--to", 0, "--out", out) == 2
     assert "nor an integer seed" in capsys.readouterr().err
-    assert _cli("interpolate", model_path, "--from", 0, "--to", 1, "--out", tmp_path / "x.jpg") == 2
-    assert ".gif" in capsys.readouterr().err
+    assert _cli("interpolate", model_path, "--from", 0, "--to", 1, "--out", tmp_path / "x.bmp") == 2
+    assert ".gif (animation), .png, .jpg" in capsys.readouterr().err

@@ -1,12 +1,14 @@
-"""latent-explorer interpolate FILE --from A --to B --steps N --out path.gif|.png
+"""latent-explorer interpolate FILE --from A --to B --steps N --out path.gif|.png|.jpg|.webp
 
 A and B are image files (taken in like a dropped image, then encoded) or integer seeds (a sample
-from the prior).  ``.gif`` writes an animation, ``.png`` a strip of all frames side by side.
+from the prior).  ``.gif`` writes an animation; ``.png``, ``.jpg``, ``.webp`` a strip of all frames
+side by side, in the format the suffix names (:mod:`explorer.commands.image_files`).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 
@@ -18,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=16, help="frames including both ends (default 16)")
     p.add_argument("--method", choices=("lerp", "slerp"), default="slerp",
                    help="linear or spherical interpolation (default slerp)")
-    p.add_argument("--out", required=True, help="output .gif (animation) or .png (strip of frames)")
+    p.add_argument("--out", required=True,
+                   help="output .gif (animation), or a strip of all frames as .png, .jpg or .webp")
     p.add_argument("--fps", type=float, default=12.0, help="GIF frames per second (default 12)")
     p.add_argument("--scale", type=int, default=4, help="pixel upscaling (default 4)")
     p.add_argument("--boomerang", action="store_true", help="GIF plays forward then backward")
@@ -29,13 +32,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def parse_endpoint(text: str) -> int | Path:
     """An integer seed, unless a file of that name exists; otherwise a path."""
+    from explorer.errors import UserError
+
     p = Path(text)
     if p.exists():
         return p
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"{text}: not an image file that exists, nor an integer seed") from None
+        raise UserError(f"{text}: not an image file that exists, nor an integer seed") from None
 
 
 def endpoint_latent(model, spec: int | Path, temperature: float = 1.0):
@@ -50,19 +55,22 @@ def endpoint_latent(model, spec: int | Path, temperature: float = 1.0):
 
 def run(args: argparse.Namespace) -> int:
     import models
+    from explorer.errors import UserError
     from models import interpolation
-    from models.imaging import save_gif, save_strip
+    from models.imaging import grid, save_gif
 
-    out = Path(args.out)
+    from .image_files import check_out_path, write_image
+
+    out = check_out_path(args.out, extra={".gif": "animation"})
     suffix = out.suffix.lower()
-    if suffix not in (".gif", ".png"):
-        raise ValueError(f"--out must end in .gif (animation) or .png (strip), got {out.name!r}")
     if not 1 <= args.scale <= 64:
-        raise ValueError(f"--scale must be between 1 and 64, got {args.scale}")
+        raise UserError(f"--scale must be between 1 and 64, got {args.scale}")
     if not 0.1 <= args.fps <= 100:
-        raise ValueError(f"--fps must be between 0.1 and 100, got {args.fps}")
-    if not out.parent.exists():
-        raise ValueError(f"{out.parent}: folder does not exist")
+        raise UserError(f"--fps must be between 0.1 and 100, got {args.fps}")
+    if not 2 <= args.steps <= 1000:
+        raise UserError(f"--steps must be between 2 and 1000 (frames including both ends), got {args.steps}")
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise UserError(f"--temperature must be a positive number (it scales the prior's z), got {args.temperature:g}")
     start, end = parse_endpoint(args.start), parse_endpoint(args.end)
     model = models.load(args.checkpoint, device=args.device)
     a = endpoint_latent(model, start, args.temperature)
@@ -71,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if suffix == ".gif":
         save_gif(frames, out, fps=args.fps, scale=args.scale, boomerang=args.boomerang)
     else:
-        save_strip(frames, out, scale=args.scale)
+        write_image(grid(frames, nrow=frames.shape[0], scale=args.scale), out)
     summary = {"out": str(out), "frames": int(frames.shape[0]), "method": args.method,
                "from": str(start), "to": str(end), "model": model.name,
                "kind": "gif" if suffix == ".gif" else "strip"}
