@@ -42,8 +42,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .errors import LatentExplorerError
-from .base import IN_DISTRIBUTION, OUT_OF_DISTRIBUTION, Score
+from . import likelihood
+from .errors import Cancelled, LatentExplorerError
+from .imaging import to_uint8
+from .iwae import IWAE_SEED, iwae_log_likelihood
+from .score import IN_DISTRIBUTION, OUT_OF_DISTRIBUTION, Score
 
 #: Importance samples of the displayed VAE likelihood (see docs/scoring.md for the measurement).
 DEFAULT_K = 32
@@ -53,8 +56,6 @@ DEFAULT_FPR = 0.05
 CALIBRATION_VERSION = 1
 #: Percentile levels stored in the calibration (0, 0.1, ..., 100).
 LEVELS = np.round(np.linspace(0.0, 100.0, 1001), 1)
-#: Seed of the importance samples shared by every image.
-IWAE_SEED = 0
 #: Images per feature batch (bounds memory; results do not depend on it).
 FEATURE_BATCH = 256
 
@@ -89,7 +90,7 @@ class UncalibratedError(LatentExplorerError, ValueError):
 
 @dataclass(frozen=True)
 class OODResult:
-    """The fast half of a :class:`~models.base.Score`: statistic, percentile and verdict."""
+    """The fast half of a :class:`~models.score.Score`: statistic, percentile and verdict."""
 
     ood_statistic: float
     percentile: float
@@ -98,63 +99,21 @@ class OODResult:
 
 
 # ------------------------------------------------------------------------------------------ likelihood
-def importance_samples(k: int, d: int, seed: int = IWAE_SEED) -> torch.Tensor:
-    """The K standard-normal draws (K, d) shared by every image."""
-    gen = torch.Generator().manual_seed(int(seed))
-    return torch.randn(int(k), int(d), generator=gen)
-
-
-@torch.no_grad()
-def iwae_log_likelihood(model, x: torch.Tensor, k: int = DEFAULT_K, *, seed: int = IWAE_SEED,
-                        max_passes: int = 256) -> torch.Tensor:
-    """Importance-weighted estimate of log p(x) in nats, one per image (Burda et al. 2016).
-
-    Works for any model with ``posterior(x) -> (mu, logvar)`` (diagonal Gaussian q(z|x)),
-    ``log_px_given_z(x, z) -> (N,)`` and a standard-normal prior.  At most ``max_passes`` decoder
-    passes run at once; K larger than that is split and recombined exactly with log-sum-exp.
-    """
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be at least 1 (got {k})")
-    if x.dtype == torch.uint8:
-        x = x.float() / 255.0
-    mu, logvar = model.posterior(x)
-    x = x.to(mu.device, torch.float32)
-    n, d = mu.shape
-    eps = importance_samples(k, d, seed).to(mu.device, mu.dtype)
-    log_q_eps = -0.5 * (math.log(2 * math.pi) + eps ** 2).sum(-1)          # (K,) log N(eps; 0, I)
-    std = torch.exp(0.5 * logvar)
-    out = torch.empty(n, device=mu.device, dtype=torch.float64)
-    kc = min(k, max_passes)                    # samples per pass
-    per = max(1, max_passes // kc)             # images per pass
-    for i in range(0, n, per):
-        sl = slice(i, min(n, i + per))
-        m, lv, s, xb = mu[sl], logvar[sl], std[sl], x[sl]
-        b = xb.shape[0]
-        parts = []
-        for j in range(0, k, kc):
-            e = eps[j:j + kc]
-            z = m[:, None] + s[:, None] * e[None]                              # (b, kc, d)
-            # log q(z|x) = log N(eps; 0, I) - sum log sigma   (z = mu + sigma * eps)
-            log_q = log_q_eps[j:j + kc][None] - 0.5 * lv.sum(-1, keepdim=True)
-            log_prior = -0.5 * (math.log(2 * math.pi) + z ** 2).sum(-1)
-            xr = xb[:, None].expand(b, e.shape[0], *xb.shape[1:]).reshape(b * e.shape[0], *xb.shape[1:])
-            log_lik = model.log_px_given_z(xr, z.reshape(b * e.shape[0], d)).view(b, e.shape[0])
-            parts.append((log_lik + log_prior - log_q).double())
-        out[sl] = torch.logsumexp(torch.cat(parts, 1), dim=1) - math.log(k)
-    return out
-
-
-def log_likelihood(model, x: torch.Tensor, k: int | None = None) -> torch.Tensor | None:
-    """log p(x) in nats per image (VAE: IWAE with ``k`` samples), or ``None`` for a GAN."""
+def log_likelihood(model, x: torch.Tensor, k: int | None = None, *,
+                   feats: dict[str, np.ndarray] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> torch.Tensor | None:
+    """log p(x) in nats per image (VAE: :func:`models.iwae.iwae_log_likelihood` with ``k`` samples and
+    seed :data:`~models.iwae.IWAE_SEED`), or ``None`` for a GAN.  ``feats``: this batch's
+    :func:`features`, whose posterior is reused (the encoder does not run again)."""
     if model.family != "vae":
         return None
     x = model._as_batch(x)
-    return iwae_log_likelihood(model, x, int(k or DEFAULT_K))
-
-
-def bits_per_dim(log_p_nats: float, dims: int) -> float:
-    return -float(log_p_nats) / (dims * math.log(2.0))
+    posterior = None
+    if feats is not None and "latent" in feats and "logvar" in feats:
+        posterior = (torch.as_tensor(feats["latent"], dtype=torch.float32, device=model.device),
+                     torch.as_tensor(feats["logvar"], dtype=torch.float32, device=model.device))
+    return iwae_log_likelihood(model, x, int(k or DEFAULT_K), seed=IWAE_SEED, posterior=posterior,
+                               cancel=cancel)
 
 
 # ------------------------------------------------------------------------------------------ features
@@ -168,13 +127,18 @@ def _derived(feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return feats
 
 
-def features(model, x: torch.Tensor, batch: int = FEATURE_BATCH) -> dict[str, np.ndarray]:
-    """All per-image OOD features of ``x`` (see :mod:`models.ood_features`), in batches."""
+def features(model, x: torch.Tensor, batch: int = FEATURE_BATCH,
+             cancel: Callable[[], bool] | None = None) -> dict[str, np.ndarray]:
+    """All per-image OOD features of ``x`` (see :mod:`models.ood_features`), in batches.
+
+    ``cancel`` is checked before each batch; it raises :class:`~models.errors.Cancelled`."""
     from . import ood_features
 
     x = model._as_batch(x)
     parts: dict[str, list[np.ndarray]] = {}
     for i in range(0, x.shape[0], batch):
+        if cancel is not None and cancel():
+            raise Cancelled()
         for key, value in ood_features.features(model, x[i:i + batch]).items():
             parts.setdefault(key, []).append(value)
     return _derived({key: np.concatenate(v) for key, v in parts.items()})
@@ -245,7 +209,11 @@ def ood(model, x: torch.Tensor) -> list[OODResult]:
     encode); the GAN's inversion costs more (see docs/scoring.md).
     """
     cal = calibration_of(model)
-    feats = features(model, x)
+    return verdicts_from_features(model, features(model, x), cal)
+
+
+def verdicts_from_features(model, feats: dict[str, np.ndarray], cal: dict[str, Any]) -> list[OODResult]:
+    """Statistic, percentile and verdict of each image from its already computed features."""
     stat = statistic_from_features(feats, cal)
     pct = percentile_of(stat, cal)
     thr = float(cal["threshold"])
@@ -254,20 +222,30 @@ def ood(model, x: torch.Tensor) -> list[OODResult]:
             for s, p in zip(stat, pct)]
 
 
-def score(model, x: torch.Tensor, k: int | None = None) -> list[Score]:
-    """One :class:`~models.base.Score` per image: the verdict first, then the likelihood."""
-    x = model._as_batch(x)
-    verdicts = ood(model, x)
-    ll = log_likelihood(model, x, k)
+def score_from_features(model, feats: dict[str, np.ndarray], ll: torch.Tensor | None,
+                        k: int | None = None) -> list[Score]:
+    """One :class:`~models.score.Score` per image from features and log-likelihoods already computed
+    (raises :class:`UncalibratedError` when the model has no calibration)."""
+    verdicts = verdicts_from_features(model, feats, calibration_of(model))
     dims = math.prod(model.image_shape)
     method = method_name(model, k)
     out = []
     for i, v in enumerate(verdicts):
         lp = None if ll is None else float(ll[i])
-        out.append(Score(log_likelihood_nats=lp, bits_per_dim=None if lp is None else bits_per_dim(lp, dims),
+        out.append(Score(log_likelihood_nats=lp,
+                         bits_per_dim=None if lp is None else float(likelihood.bits_per_dim(lp, dims)),
                          ood_statistic=v.ood_statistic, percentile=v.percentile, verdict=v.verdict,
                          method=method))
     return out
+
+
+def score(model, x: torch.Tensor, k: int | None = None) -> list[Score]:
+    """One :class:`~models.score.Score` per image: the verdict first, then the likelihood (the
+    features, and the VAE's posterior inside them, are computed once and shared)."""
+    calibration_of(model)  # fail before any work when there is no calibration
+    x = model._as_batch(x)
+    feats = features(model, x)
+    return score_from_features(model, feats, log_likelihood(model, x, k, feats=feats), k)
 
 
 # ------------------------------------------------------------------------------------------ calibration
@@ -316,7 +294,8 @@ def heldout_images(model, data: str | None = None) -> tuple[torch.Tensor, str]:
     from . import data as data_mod
 
     data = data or model.metadata.get("training", {}).get("data") or "fashion-mnist"
-    _, held = data_mod.load_training_data(data)
+    c, h, w = model.image_shape   # the folder is read at the shape the model was built for
+    _, held = data_mod.load_training_data(data, size=(h, w), channels=c)
     return held.images, held.name
 
 
