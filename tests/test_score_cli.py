@@ -79,12 +79,26 @@ def test_bad_files_get_one_line_each_and_the_rest_are_scored(inputs):
                 str(d / "wrong_shape.npy"), str(d / "missing.png"), check=False)
     assert proc.returncode == 1
     rows = json.loads(proc.stdout)
-    _check_rows(rows)
-    assert len(rows) == 3
+    # the failed files are rows too, in input order, with an error field and no numbers
+    assert [(os.path.basename(r["source"]), r["index"]) for r in rows] == [
+        ("broken.png", None), ("three.npy", 0), ("three.npy", 1), ("three.npy", 2), ("wrong_shape.npy", None),
+        ("missing.png", None)]
+    failed = [r for r in rows if r["index"] is None]
+    assert all(list(r) == [*FIELDS, "error"] and r["verdict"] is None and r["ood_statistic"] is None
+               and os.path.basename(r["source"]) in r["error"] for r in failed)
+    _check_rows([r for r in rows if r["index"] is not None])
     errors = [ln for ln in proc.stderr.splitlines() if "error" in ln]
     assert len(errors) == 3 and "Traceback" not in proc.stderr
     assert any("broken.png" in ln for ln in errors) and any("wrong_shape.npy" in ln for ln in errors)
     assert any("missing.png" in ln for ln in errors)
+
+
+def test_score_json_lists_the_failures_even_when_nothing_could_be_scored(inputs):
+    d = inputs
+    proc = _cli("score", "--json", str(d / "broken.png"), check=False)
+    assert proc.returncode == 2
+    [row] = json.loads(proc.stdout)
+    assert row["source"].endswith("broken.png") and "broken.png" in row["error"] and row["index"] is None
 
 
 def test_score_gan_has_no_likelihood_and_table_output(inputs):

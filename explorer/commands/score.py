@@ -3,11 +3,13 @@
 Each PATH is an image file (anything Pillow opens), a directory of images (searched recursively; files
 with an image suffix or .npy), or a ``.npy`` array of shape (N, 28, 28) or (N, 1, 28, 28), uint8 0-255.
 Prints a table, or with ``--json`` one JSON list of objects with exactly the fields
-``source, index, log_likelihood_nats, bits_per_dim, ood_statistic, percentile, verdict, method``.
+``source, index, log_likelihood_nats, bits_per_dim, ood_statistic, percentile, verdict, method``, in the
+order of the inputs.
 
-A file that cannot be read gets one line on stderr and the others are still scored.  Exit status: 0 when
-every input was scored, 1 when some inputs failed (the rest are printed), 2 when nothing could be
-scored or the model cannot be loaded.
+A file that cannot be read gets one line on stderr and the others are still scored; in ``--json`` it is
+also a row, with ``index``, the numbers, ``verdict`` and ``method`` null and one more field, ``error``
+(the same message).  Exit status: 0 when every input was scored, 1 when some inputs failed (the rest
+are printed), 2 when nothing could be scored or the model cannot be loaded.
 """
 from __future__ import annotations
 
@@ -91,15 +93,17 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"the bundled VAE {model_path} is missing; pass --model FILE")
 
     ok: list[tuple[str, int, object]] = []
-    failures = 0
+    failed: list[tuple[int, dict]] = []  # (how many inputs were scored before it, its JSON row)
     for source, index, value in collect(args.paths):
         if index is None:
             _err(value)
-            failures += 1
+            failed.append((len(ok), _failed_row(source, value)))
         else:
             ok.append((source, index, value))
     if not ok:
         _err("no image could be scored")
+        if args.json:
+            print(json.dumps([row for _, row in failed], indent=1))
         return 2
 
     import torch
@@ -122,10 +126,26 @@ def run(args: argparse.Namespace) -> int:
     bar.close()
     rows = [{k: r[k] for k in FIELDS} for r in rows]
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps(_with_failures(rows, failed), indent=1))
     else:
         _table(rows, model)
-    return 1 if failures else 0
+    return 1 if failed else 0
+
+
+def _failed_row(source: str, message: str) -> dict:
+    """The JSON row of an input that could not be scored: the usual fields (null) and ``error``."""
+    return {**{k: None for k in FIELDS}, "source": source, "error": message}
+
+
+def _with_failures(rows: list[dict], failed: list[tuple[int, dict]]) -> list[dict]:
+    """Scored rows with the failed inputs' rows put back where they came in the input."""
+    out: list[dict] = []
+    at = 0
+    for before, row in failed:
+        out += rows[at:before]
+        out.append(row)
+        at = before
+    return out + rows[at:]
 
 
 def _table(rows: list[dict], model) -> None:
@@ -142,7 +162,7 @@ def _table(rows: list[dict], model) -> None:
         print(f"{label:<{width}}  {num(r['log_likelihood_nats'], '12.1f')}  {num(r['bits_per_dim'], '8.3f')}  "
               f"{r['ood_statistic']:9.2f}  {r['percentile']:6.1f}  {r['verdict']}")
     n_ood = sum(r["verdict"] != "in-distribution" for r in rows)
-    print(f"{len(rows)} images, {n_ood} out of distribution")
+    print(f"{len(rows)} {'image' if len(rows) == 1 else 'images'}, {n_ood} out of distribution")
 
 
 def _label(r: dict) -> str:
