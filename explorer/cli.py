@@ -7,10 +7,15 @@
     latent-explorer score [--model FILE] PATH...
     latent-explorer calibrate FILE
     latent-explorer interpolate FILE --from A --to B --steps N --out path.gif
+    latent-explorer traverse FILE [--direction I|all] [--steps 9] --out sheet.png
     latent-explorer bench [--model FILE] [--json]
 
 Each subcommand lives in its own module under ``explorer.commands`` and is imported only when used,
 so ``latent-explorer info`` starts without loading Qt.
+
+The launcher does not guess: an argument that is neither a subcommand nor an existing file is an
+error ("no such command or file"), and on a Linux machine without a display it says in one line what
+to do instead of letting Qt abort (:func:`missing_display`).
 """
 from __future__ import annotations
 
@@ -23,8 +28,9 @@ import sys
 COMMANDS = {
     "train": "Train a VAE or GAN on Fashion-MNIST or a folder of images.",
     "info": "Show what a checkpoint holds.",
-    "sample": "Write a grid of samples as PNG.",
-    "interpolate": "Interpolate between two images or seeds; write a GIF or a PNG strip.",
+    "sample": "Write a grid of samples (PNG, JPEG, WebP or GIF by --out's suffix).",
+    "interpolate": "Interpolate between two images or seeds; write a GIF or a strip of frames.",
+    "traverse": "Sweep latent directions over ±3σ around a base code; write the traversal sheet.",
     "score": "Likelihood (nats, bits/dim) and an OOD verdict for images, folders or .npy arrays.",
     "calibrate": "Recompute a checkpoint's OOD calibration on held-out in-distribution data.",
     "bench": "Measure live rendering offscreen: decode, frame latency, bursts, startup, memory.",
@@ -80,11 +86,57 @@ def report_error(exc: BaseException) -> int:
     return 1
 
 
+#: Qt platform plugins that need no window system (QT_QPA_PLATFORM); with one of these no display is needed
+HEADLESS_QPA = {"offscreen", "minimal", "minimalegl", "vnc", "eglfs", "linuxfb", "vkkhrdisplay", "directfb",
+                "webgl"}
+
+
+def missing_display(environ=os.environ, platform: str = sys.platform) -> bool:
+    """True when the app could not open a window: on Linux and other X11/Wayland systems, neither
+    ``DISPLAY`` nor ``WAYLAND_DISPLAY`` is set and ``QT_QPA_PLATFORM`` names no plugin that works
+    without one (offscreen, minimal, vnc, eglfs, ...).  Windows and macOS always have a display."""
+    if platform.startswith(("win", "darwin", "cygwin")):
+        return False
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return False
+    plugins = {p.split(":")[0].strip().lower() for p in environ.get("QT_QPA_PLATFORM", "").split(";")}
+    return not (plugins & HEADLESS_QPA)
+
+
+def _commands_hint() -> str:
+    return ", ".join(COMMANDS)
+
+
+def _launcher_error(message: str) -> int:
+    from .errors import one_line
+
+    print(f"latent-explorer: error: {one_line(message)}", file=sys.stderr)
+    return 2
+
+
 def _launch_app(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="latent-explorer", add_help=False)
+    parser = argparse.ArgumentParser(
+        prog="latent-explorer", usage="latent-explorer [CHECKPOINT] [--device DEV] | latent-explorer COMMAND ...",
+        description="Open the app (on the bundled VAE when no checkpoint is given).")
     parser.add_argument("checkpoint", nargs="?")
     parser.add_argument("--device", default="auto")
-    args, _ = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
+    if args.checkpoint is not None and not os.path.exists(args.checkpoint):
+        import difflib
+
+        from .errors import one_line
+
+        close = difflib.get_close_matches(args.checkpoint, COMMANDS, n=1)
+        print(f"latent-explorer: error: no such command or file: {one_line(args.checkpoint)}", file=sys.stderr)
+        print(("did you mean " + repr(close[0]) + "? " if close else "")
+              + f"commands: {_commands_hint()} (latent-explorer --help); or give a checkpoint file to "
+              "open it in the app", file=sys.stderr)
+        return 2
+    if missing_display():
+        return _launcher_error(
+            "no display to open the app on (DISPLAY and WAYLAND_DISPLAY are not set): run it on a desktop, "
+            "under a virtual display (xvfb-run latent-explorer), or use a headless command: "
+            f"{_commands_hint()}")
     try:
         app_main = importlib.import_module("explorer.app").main
     except ModuleNotFoundError as exc:
