@@ -9,6 +9,12 @@ Starting a fresh Python for each of ~85 cases would cost ~3 s each (``import tor
 process imports the CLI once and forks a child per case (three at a time): every case still runs
 ``explorer.cli.main`` in its own process with its own exit status, stdout and stderr.  A few cases also run through the
 real ``latent-explorer`` console script, start to finish.
+
+Unreadable files: a file of mode 000 is unreadable to its owner unless the process may override file
+modes, as root may.  Run as root, the child of such a case keeps its user (so it can still import the
+checkout and its venv, wherever they live -- even in a folder only root can read, as ``mktemp -d``
+makes) and gives up only that override (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH).  Run as anyone else,
+the mode alone makes the file unreadable.
 """
 from __future__ import annotations
 
@@ -48,8 +54,27 @@ SCORE, SCORE_ACCEPTED = _score_modes()
 SCORE_SUMMARY = "latent-explorer: error: no image could be scored"
 
 DRIVER = r'''
-import io, json, os, sys, time, traceback
+import ctypes, io, json, os, sys, time, traceback
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+def drop_read_override():
+    """Stay root (so the checkout, the venv and the temp files this user owns stay readable wherever
+    they live) but give up CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: from here on file modes apply
+    to this process as to anyone, so a mode-000 file is unreadable to it."""
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = Header(0x20080522, 0), (Data * 2)()      # _LINUX_CAPABILITY_VERSION_3
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget failed")
+    keep = ~((1 << 1) | (1 << 2)) & 0xFFFFFFFF                # CAP_DAC_OVERRIDE = 1, CAP_DAC_READ_SEARCH = 2
+    for field in ("effective", "permitted", "inheritable"):
+        setattr(data[0], field, getattr(data[0], field) & keep)
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
 import explorer.cli as cli
 import models, models.intake, models.checkpoint, safetensors.torch
 from PIL import Image
@@ -71,9 +96,9 @@ def start(job):
     pid = os.fork()
     if pid == 0:                                   # the child: one CLI run, like a fresh process
         os.dup2(out, 1); os.dup2(err, 2)
-        if job["drop_root"]:
-            os.setgroups([]); os.setgid(65534); os.setuid(65534)
         try:
+            if job["drop_read_override"]:
+                drop_read_override()
             argv = job["argv"]
             rc = intake_stand_in(argv[1]) if argv[0] == "__intake__" else cli.main(argv)
         except SystemExit as exc:
@@ -125,7 +150,7 @@ def cli_runs():
     jobs = []
     for i, case in enumerate(CASES):
         jobs.append({"argv": _argv(case), "out": str(work / f"{i}.out"), "err": str(work / f"{i}.err"),
-                     "drop_root": bool(case.unreadable and IS_ROOT)})
+                     "drop_read_override": bool(case.unreadable and IS_ROOT)})
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(ROOT)}
     env.pop("LATENT_EXPLORER_DEBUG", None)
     proc = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(jobs), capture_output=True,
