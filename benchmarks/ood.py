@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
-from models import ood_features, ood_sets, scoring  # noqa: E402
+from models import iwae, ood_features, ood_sets, scoring  # noqa: E402
 from models.data import fashion_mnist  # noqa: E402
 
 
@@ -130,13 +130,13 @@ def candidates(family: str, fit: dict[str, np.ndarray], cal: dict) -> dict[str, 
 def costs(model, x: torch.Tensor, k: int) -> dict[str, float]:
     """ms per image of each kind of work, batches of 256."""
     xb = x[:256].float() / 255.0
-    c = {"png": timed(lambda: ood_features.png_bits_per_dim(ood_features.to_uint8(xb)), len(xb)),
-         "webp": timed(lambda: ood_features.webp_bits_per_dim(ood_features.to_uint8(xb)), len(xb)),
+    c = {"png": timed(lambda: ood_features.png_bits_per_dim(ood_features.pillow_arrays(xb)), len(xb)),
+         "webp": timed(lambda: ood_features.webp_bits_per_dim(ood_features.pillow_arrays(xb)), len(xb)),
          "shipped": timed(lambda: scoring.ood(model, xb), len(xb))}
     if model.family == "vae":
         c["features"] = timed(lambda: ood_features.vae_features(model, xb), len(xb))
         c["net"] = max(0.0, c["features"] - c["png"] - c["webp"])
-        c[f"iwae{k}"] = timed(lambda: scoring.iwae_log_likelihood(model, xb[:64], k), 64, repeat=1)
+        c[f"iwae{k}"] = timed(lambda: iwae.iwae_log_likelihood(model, xb[:64], k), 64, repeat=1)
     else:
         c["features"] = timed(lambda: ood_features.gan_features(model, xb), len(xb))
         c["inv"] = max(0.0, c["features"] - c["png"] - c["webp"])
@@ -175,8 +175,8 @@ def bench_model(name: str, args, test_u8, ood_u8, held_u8) -> dict:
                      "fpr95": {k: fpr_at_95_tpr(s_in, fn(f)) for k, f in f_out.items()}})
     if model.family == "vae":
         k, n = args.k, args.n_iwae
-        ll_in = -scoring.iwae_log_likelihood(model, test_u8[:n].float() / 255, k).numpy()
-        lls = {kk: -scoring.iwae_log_likelihood(model, v[:n].float() / 255, k).numpy() for kk, v in ood_u8.items()}
+        ll_in = -iwae.iwae_log_likelihood(model, test_u8[:n].float() / 255, k).numpy()
+        lls = {kk: -iwae.iwae_log_likelihood(model, v[:n].float() / 255, k).numpy() for kk, v in ood_u8.items()}
         rows.insert(1, {"statistic": f"raw likelihood (IWAE K={k}, first {n} of each set)", "cost": f"iwae{k}",
                         "auroc": {kk: auroc(ll_in, v) for kk, v in lls.items()},
                         "fpr95": {kk: fpr_at_95_tpr(ll_in, v) for kk, v in lls.items()}})
@@ -219,7 +219,7 @@ def k_sweep(name: str, n: int, ks=(1, 4, 16, 32, 64, 128, 512), seeds=2) -> None
     rows = []
     for k in sorted(ks, reverse=True):
         t0 = time.perf_counter()
-        runs = np.stack([scoring.iwae_log_likelihood(model, x, k, seed=s).numpy() for s in range(seeds)])
+        runs = np.stack([iwae.iwae_log_likelihood(model, x, k, seed=s).numpy() for s in range(seeds)])
         ms = 1000.0 * (time.perf_counter() - t0) / (seeds * n)
         if ref is None:
             ref = runs.mean(0)

@@ -6,8 +6,8 @@
 >>> z = m.encode(x); m.decode(z).shape
 torch.Size([8, 1, 28, 28])
 """
-from .base import (IN_DISTRIBUTION, OUT_OF_DISTRIBUTION, Direction, GenerativeModel, Score,
-                   available_devices, resolve_device)
+from .base import Direction, GenerativeModel, available_devices, resolve_device
+from .score import IN_DISTRIBUTION, OUT_OF_DISTRIBUTION, Score
 from .checkpoint import CheckpointError, load, save
 
 __all__ = [

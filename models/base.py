@@ -13,9 +13,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-#: Values a :attr:`Score.verdict` can take.
-IN_DISTRIBUTION = "in-distribution"
-OUT_OF_DISTRIBUTION = "out-of-distribution"
+from .imaging import from_uint8
+from .score import Score
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -68,21 +67,6 @@ class Direction:
     label: str  # what the slider shows beside the name, e.g. "KL 2.31 nats" or "12.4% var"
     strength: float  # the number the ranking is by (KL in nats, or explained-variance ratio)
     sigma: float = 1.0  # prior standard deviation along this direction
-
-
-@dataclasses.dataclass(frozen=True)
-class Score:
-    """How likely a model finds one image, and whether it looks out of distribution."""
-
-    log_likelihood_nats: float | None
-    bits_per_dim: float | None
-    ood_statistic: float
-    percentile: float
-    verdict: str
-    method: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class GenerativeModel(ABC):
@@ -142,7 +126,8 @@ class GenerativeModel(ABC):
         """Named latent directions, strongest first, forming an orthonormal basis."""
 
     def score(self, x: torch.Tensor, k: int | None = None) -> list[Score]:
-        """One :class:`Score` per image; see :mod:`models.scoring`."""
+        """One :class:`~models.score.Score` per image; see :mod:`models.scoring` (imported here, not at
+        module level: scoring builds on this interface, not the other way round)."""
         from . import scoring
 
         return scoring.score(self, x, k=k)
@@ -175,7 +160,7 @@ class GenerativeModel(ABC):
             raise ValueError(f"expected images of shape (N, {', '.join(map(str, self.image_shape))}), "
                              f"got {tuple(x.shape)}")
         if x.dtype == torch.uint8:
-            x = x.float() / 255.0
+            x = from_uint8(x)
         return x.to(self.device, torch.float32)
 
     def _as_latent(self, z: torch.Tensor) -> torch.Tensor:

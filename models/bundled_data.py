@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from . import ASSETS
-from .checkpoint import atomic_write_bytes
+from .atomic_io import atomic_write_bytes
+from .imaging import png_bytes
 
 SUBSET_FILE = ASSETS / "fmnist-test-subset.npz"
 SAMPLES_DIR = ASSETS / "samples"
@@ -61,14 +62,6 @@ def load_subset(path: str | Path = SUBSET_FILE) -> tuple[np.ndarray, np.ndarray,
 
 
 # ------------------------------------------------------------------------------------------ samples
-def _png(a: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(a, dtype=np.uint8), "L").save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def foreign_images(seed: int = SEED) -> dict[str, np.ndarray]:
     """Clearly out-of-distribution 28x28 uint8 images, by file stem."""
     from .ood_sets import digits
@@ -101,11 +94,11 @@ def make_samples(folder: str | Path = SAMPLES_DIR) -> list[Path]:
         picks = [hits[0], hits[1]] if name in ("T-shirt/top", "Sneaker") else [hits[0]]
         for j, i in enumerate(picks):
             p = folder / f"{slug(name)}{'' if j == 0 else f'-{j + 1}'}.png"
-            atomic_write_bytes(p, _png(x[i]))
+            atomic_write_bytes(p, png_bytes(x[i]))
             written.append(p)
     for stem, a in foreign_images().items():
         p = folder / f"{stem}.png"
-        atomic_write_bytes(p, _png(a))
+        atomic_write_bytes(p, png_bytes(a))
         written.append(p)
     return written
 

@@ -29,6 +29,13 @@ def one_line(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[:max(limit - 1, 0)] + "…"
 
 
+def printable_name(name: object, limit: int = 120) -> str:
+    """A file or tensor name as one printable line that still shows the name exactly: every
+    unprintable character (a newline included) is escaped (``\\n``), never collapsed to a space."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(name))
+    return text if len(text) <= limit else text[:max(limit - 1, 0)] + "…"
+
+
 def first_line(exc: BaseException, limit: int = MAX_MESSAGE_CHARS) -> str:
     """The first line of ``exc``'s message, cleaned with :func:`one_line` (the type name if empty)."""
     text = str(exc).strip()

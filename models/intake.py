@@ -1,8 +1,19 @@
-"""Image intake: any image Pillow can open -> the model's format, framed like Fashion-MNIST.
+"""Image intake: the one way any image source becomes the model's input, with the steps it took.
 
-Fashion-MNIST items are light objects on a black background, centred, scaled so the longer side
-fills the 28x28 frame.  :func:`load_image` does the same to any picture and reports each step, so a
-user sees what the model actually saw.
+:func:`take_in` accepts a file path, a folder (its image and array files, sorted, searched
+recursively), image file bytes, ``.npy`` bytes or path (``np.load(allow_pickle=False)``: nothing in
+it runs), a numpy array (pixel values 0-255: (H, W), (N, H, W), (N, 1, H, W) or (N, H, W, 1)), a
+torch tensor (uint8 0-255, or float in [0, 1] as models produce) or a PIL image, and returns one
+:class:`IntakeResult` per image.  It owns the one list of accepted suffixes (:data:`IMAGE_SUFFIXES`,
+:data:`ARRAY_SUFFIXES`, :func:`accepts`, :func:`folder_files`): the CLI, the training data reader and
+the app's drops, pastes and file dialogs all ask it, so they cannot disagree about what is an image.
+
+Pictures are framed like Fashion-MNIST: light objects on a black background, centred, scaled so the
+longer side fills the 28x28 frame (:func:`load_image`); arrays are used as they are.  Every step is
+reported, so a user sees what the model actually saw.  More than ``max_images`` images from one
+folder or array: the first ``max_images`` are returned and the last result's ``steps`` end with a
+note saying how many were left out.  Anything unusable raises :class:`IntakeError`, one line that
+says what is wrong and what to do.
 """
 from __future__ import annotations
 
@@ -16,13 +27,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import LatentExplorerError
+from .errors import LatentExplorerError, first_line, printable_name
+from .framing import exif_orientation, frame, shrink, to_gray
+from .imaging import from_uint8, to_uint8
 
 #: Images with more pixels than this are refused (a 10000x10000 photo is accepted).
 MAX_PIXELS = 100_000_000
 #: Files larger than this are refused before they are read.
 MAX_FILE_BYTES = 256 * 2**20
 SIZE = 28
+#: The image shapes intake can produce today (the models' own shape; colour and other sizes to come).
+SUPPORTED_SHAPES = ((1, SIZE, SIZE),)
+#: Files taken as pictures (anything Pillow opens with one of these suffixes), and as arrays.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
+                  ".ico", ".tga")
+ARRAY_SUFFIXES = (".npy",)
+#: Images taken from one folder or array unless the caller says otherwise.
+MAX_IMAGES = 64
 
 
 class IntakeError(LatentExplorerError):
@@ -36,19 +57,17 @@ class IntakeResult:
     original_size: tuple[int, int] = (0, 0)
     original_mode: str = ""
     source: str = ""
+    index: int = 0                      # position in a multi-image source (an array's row)
 
     @property
     def float01(self) -> torch.Tensor:
-        return self.uint8.float() / 255.0
+        return from_uint8(self.uint8)
 
     def describe(self) -> str:
         return "; ".join(self.steps) if self.steps else "used as is"
 
 
 _VECTOR_MAGIC = {b"%PDF": "PDF", b"<svg": "SVG", b"<?xm": "SVG/XML"}
-#: Images wider or taller than this are reduced (box filter) before any float work, so a
-#: 10000x10000 picture costs about as much as its decoding, not gigabytes of float arrays.
-MAX_WORK_SIDE = 1024
 _ANIMATED_FORMATS = ("GIF", "PNG", "WEBP", "FLI", "MPO")
 
 
@@ -62,12 +81,6 @@ def _pillow():
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS
         warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     return Image
-
-
-def _clean_name(name: str) -> str:
-    """A file name as one printable line (a name may hold newlines or terminal escapes)."""
-    name = "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
-    return name if len(name) <= 120 else name[:119] + "…"
 
 
 def _read_file(p: Path, name: str) -> bytes:
@@ -96,7 +109,7 @@ def _read_file(p: Path, name: str) -> bytes:
         raise IntakeError(f"{name}: cannot be read ({exc.strerror or exc})") from None
 
 
-def load_image(source: str | os.PathLike | bytes, *, size: int = SIZE) -> IntakeResult:
+def load_image(source: str | os.PathLike | bytes, *, size: int = SIZE, name: str | None = None) -> IntakeResult:
     """Read an image file (or its bytes) and frame it as a ``size`` x ``size`` grayscale image.
 
     Raises :class:`IntakeError` (one line: what is wrong and what to do) for anything that is not a
@@ -104,13 +117,13 @@ def load_image(source: str | os.PathLike | bytes, *, size: int = SIZE) -> Intake
     images over :data:`MAX_PIXELS` (decompression bombs included), folders, pipes, unreadable files.
     """
     Image = _pillow()
-    from PIL import ImageOps, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     if isinstance(source, (bytes, bytearray, memoryview)):
-        name, data = "image", bytes(source)
+        name, data = printable_name(name or "image", 120), bytes(source)
     else:
         p = Path(source)
-        name = _clean_name(p.name or str(p))
+        name = printable_name(name or p.name or str(p), 120)
         data = _read_file(p, name)
     if not data:
         raise IntakeError(f"{name}: the file is empty (0 bytes)")
@@ -121,9 +134,7 @@ def load_image(source: str | os.PathLike | bytes, *, size: int = SIZE) -> Intake
         if stripped.startswith(magic) or (kind.startswith("SVG") and b"<svg" in data[:2048]):
             raise IntakeError(f"{name}: {kind.split('/')[0]} is a vector/document format, which is not "
                               f"supported; export it as PNG first")
-    steps: list[str] = []
-    too_large = (f"{name}: image is too large (over {MAX_PIXELS // 10**6} megapixels, or metadata that "
-                 f"unpacks to too much; possibly a decompression bomb); scale it down first")
+    too_large = _too_large(name)
     try:
         img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -134,173 +145,178 @@ def load_image(source: str | os.PathLike | bytes, *, size: int = SIZE) -> Intake
     except ValueError as exc:  # e.g. "Decompressed data too large" for a zTXt/iCCP bomb
         if "too large" in str(exc).lower():
             raise IntakeError(too_large) from None
-        raise IntakeError(f"{name}: the image is damaged ({_one_line(exc)})") from None
+        raise IntakeError(f"{name}: the image is damaged ({first_line(exc, 160)})") from None
     except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise many types for broken headers
-        raise IntakeError(f"{name}: the image is damaged ({_one_line(exc)})") from None
+        raise IntakeError(f"{name}: the image is damaged ({first_line(exc, 160)})") from None
     with img:
-        w, h = img.size
-        if w * h > MAX_PIXELS:
-            raise IntakeError(f"{name}: image is too large: {w}x{h} ({w * h / 1e6:.0f} megapixels), more than the "
-                              f"{MAX_PIXELS // 10**6} megapixels allowed; scale it down first")
-        if w < 1 or h < 1:
-            raise IntakeError(f"{name}: image has no pixels ({w}x{h})")
-        orig_mode = img.mode
+        return _from_pil(img, name, size)
+
+
+def _too_large(name: str) -> str:
+    return (f"{name}: image is too large (over {MAX_PIXELS // 10**6} megapixels, or metadata that "
+            f"unpacks to too much; possibly a decompression bomb); scale it down first")
+
+
+def _from_pil(img, name: str, size: int) -> IntakeResult:
+    """An open PIL image -> the framed ``size`` x ``size`` result (the image is not closed here)."""
+    Image = _pillow()
+    from PIL import ImageOps
+
+    steps: list[str] = []
+    too_large = _too_large(name)
+    w, h = img.size
+    if w * h > MAX_PIXELS:
+        raise IntakeError(f"{name}: image is too large: {w}x{h} ({w * h / 1e6:.0f} megapixels), more than the "
+                          f"{MAX_PIXELS // 10**6} megapixels allowed; scale it down first")
+    if w < 1 or h < 1:
+        raise IntakeError(f"{name}: image has no pixels ({w}x{h})")
+    orig_mode = img.mode
+    try:
+        n_frames = int(getattr(img, "n_frames", 1))
+        if n_frames > 1:
+            img.seek(0)
+            what = "animated" if (img.format or "") in _ANIMATED_FORMATS else "multi-page"
+            steps.append(f"{what} ({n_frames} frames): used the first frame")
+        if img.format == "JPEG" and max(w, h) > 8 * size:
+            img.draft("RGB" if img.mode in ("RGB", "YCbCr", "CMYK") else "L", (4 * size, 4 * size))
+        img.load()
+    except Image.DecompressionBombError:
+        raise IntakeError(too_large) from None
+    except MemoryError:
+        raise IntakeError(too_large) from None
+    except Exception as exc:  # noqa: BLE001 - OSError, SyntaxError, zlib.error, struct.error, ...
+        raise IntakeError(f"{name}: the image data is damaged or truncated ({first_line(exc, 160)})") from None
+    orientation = exif_orientation(img)
+    if orientation in range(2, 9):
         try:
-            n_frames = int(getattr(img, "n_frames", 1))
-            if n_frames > 1:
-                img.seek(0)
-                what = "animated" if (img.format or "") in _ANIMATED_FORMATS else "multi-page"
-                steps.append(f"{what} ({n_frames} frames): used the first frame")
-            if img.format == "JPEG" and max(w, h) > 8 * size:
-                img.draft("RGB" if img.mode in ("RGB", "YCbCr", "CMYK") else "L", (4 * size, 4 * size))
-            img.load()
-        except Image.DecompressionBombError:
-            raise IntakeError(too_large) from None
-        except MemoryError:
-            raise IntakeError(too_large) from None
-        except Exception as exc:  # noqa: BLE001 - OSError, SyntaxError, zlib.error, struct.error, ...
-            raise IntakeError(f"{name}: the image data is damaged or truncated ({_one_line(exc)})") from None
-        orientation = _exif_orientation(img)
-        if orientation in range(2, 9):
-            try:
-                rotated = ImageOps.exif_transpose(img)
-            except Exception:  # noqa: BLE001 - broken EXIF must not stop intake
-                rotated = None
-            if rotated is not None:
-                img = rotated
-                steps.append("rotated by its EXIF orientation")
-        img = _shrink(img, steps)
-        arr = _to_gray(img, steps)
-    arr = _frame(arr, size, steps)
+            rotated = ImageOps.exif_transpose(img)
+        except Exception:  # noqa: BLE001 - broken EXIF must not stop intake
+            rotated = None
+        if rotated is not None:
+            img = rotated
+            steps.append("rotated by its EXIF orientation")
+    img = shrink(img, steps)
+    arr = to_gray(img, steps)
+    arr = frame(arr, size, steps)
     if (w, h) != (size, size) or orig_mode != "L":
         steps.insert(0, f"{w}x{h} {orig_mode}")
     return IntakeResult(torch.from_numpy(arr).unsqueeze(0), steps, (w, h), orig_mode, name)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    text = "".join(c for c in text if c.isprintable())
-    return (text[:157] + "...") if len(text) > 160 else (text or type(exc).__name__)
-
-
-def _shrink(img, steps: list[str]):
-    """Reduce a big image by an integer factor (box filter) so later float work stays small."""
-    w, h = img.size
-    if max(w, h) <= MAX_WORK_SIDE:
-        return img
-    factor = -(-max(w, h) // MAX_WORK_SIDE)
-    steps.append(f"reduced {factor}x first ({w}x{h} -> {-(-w // factor)}x{-(-h // factor)})")
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    elif img.mode == "1":
-        img = img.convert("L")
-    elif img.mode.startswith("I;16"):
-        img = img.convert("I")
-    try:
-        return img.reduce(factor)
-    except (ValueError, NotImplementedError):
-        return img.convert("RGBA" if "A" in img.getbands() else "RGB").reduce(factor)
-
-
-def _exif_orientation(img) -> int:
-    try:
-        return int(img.getexif().get(0x0112, 1))
-    except Exception:  # noqa: BLE001 - broken EXIF must not stop intake
-        return 1
-
-
-def _to_gray(img, steps: list[str]) -> np.ndarray:
-    """Any mode -> float array in [0, 255] (alpha composited on black, 16-bit rescaled)."""
-    from PIL import Image
-
-    mode = img.mode
-    if mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-        mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
-        a = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
-        steps.append(f"{'16' if top > 255 else '32'}-bit values scaled to 8 bits")
-        return np.clip(a / top * 255.0, 0, 255)
-    if mode == "F":
-        a = np.asarray(img, dtype=np.float64)
-        finite = np.isfinite(a)
-        steps.append("floating-point values rescaled to 0-255")
-        if not finite.all():
-            steps.append("NaN/infinite pixels set to the lowest value")
-        if not finite.any():
-            return np.zeros_like(a)
-        lo, hi = float(a[finite].min()), float(a[finite].max())
-        a = np.where(finite, a, lo)
-        return np.zeros_like(a) if hi <= lo else (a - lo) / (hi - lo) * 255.0
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = img.convert("RGBA")
-        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255.0
-        gray = np.asarray(rgba.convert("L"), dtype=np.float64)
-        if alpha.min() < 1.0:
-            steps.append("transparent pixels taken as background")
-            # composite on the background the picture itself implies: the colour under the opaque
-            # border, else black (Fashion-MNIST's background)
-            return gray * alpha
-        return gray
-    if mode == "CMYK":
-        steps.append("CMYK converted to grayscale")
-        return np.asarray(img.convert("RGB").convert("L"), dtype=np.float64)
-    if mode != "L":
-        if mode != "1":
-            steps.append("converted to grayscale")
-        img = img.convert("L")
-    return np.asarray(img, dtype=np.float64)
-
-
-def _frame(gray: np.ndarray, size: int, steps: list[str]) -> np.ndarray:
-    """Light-on-dark, cropped to content, longer side scaled to ``size``, centred."""
-    from PIL import Image
-
-    h, w = gray.shape
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if (h, w) == (size, size):
-        if border.mean() > 127:
-            steps.append("inverted (light background; the model expects dark)")
-            gray = 255.0 - gray
-        return np.clip(np.round(gray), 0, 255).astype(np.uint8)
-    if border.mean() > 127:
-        gray = 255.0 - gray
-        steps.append("inverted (light background; the model expects dark)")
-        border = 255.0 - border
-    bg = float(np.median(border))
-    mask = np.abs(gray - bg) > max(16.0, 0.1 * float(np.abs(gray - bg).max()))
-    if mask.any() and min(h, w) > 1:
-        ys, xs = np.nonzero(mask)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        if (y1 - y0, x1 - x0) != (h, w):
-            gray = gray[y0:y1, x0:x1]
-            steps.append(f"cropped to content ({x1 - x0}x{y1 - y0})")
-    gray = np.clip(gray - bg, 0, 255) if bg > 0 else gray
-    ch, cw = gray.shape
-    scale = size / max(ch, cw)
-    nw, nh = max(1, round(cw * scale)), max(1, round(ch * scale))
-    im = Image.fromarray(np.clip(np.round(gray), 0, 255).astype(np.uint8), "L")
-    im = im.resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    steps.append(f"scaled to {nw}x{nh} and centred in {size}x{size}")
-    canvas = np.zeros((size, size), dtype=np.uint8)
-    oy, ox = (size - nh) // 2, (size - nw) // 2
-    canvas[oy:oy + nh, ox:ox + nw] = np.asarray(im)
-    return canvas
-
-
-def from_array(a: np.ndarray, source: str = "array") -> list[IntakeResult]:
-    """An (N, 28, 28) or (N, 1, 28, 28) uint8 array (values 0-255) -> intake results, used as is."""
+def from_array(a, source: str = "array") -> list[IntakeResult]:
+    """Pixel values 0-255 -- (H, W), (N, H, W), (N, 1, H, W) or (N, H, W, 1), any numeric dtype, or a
+    torch tensor (uint8, or float in [0, 1] as models produce) -- as intake results, used as they are."""
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu()
+        a = to_uint8(a) if a.is_floating_point() else a.numpy()
     a = np.asarray(a)
     if a.ndim == 2:
         a = a[None]
     if a.ndim == 4 and a.shape[1] == 1:
         a = a[:, 0]
+    elif a.ndim == 4 and a.shape[3] == 1:
+        a = a[..., 0]
     if a.ndim != 3 or a.shape[1:] != (SIZE, SIZE):
-        raise IntakeError(f"{source}: array of shape {a.shape}; expected (N, 28, 28) or (N, 1, 28, 28)")
+        raise IntakeError(f"{source}: array of shape {a.shape}; expected (N, {SIZE}, {SIZE}) or "
+                          f"(N, 1, {SIZE}, {SIZE}) pixel values 0-255")
     if a.dtype != np.uint8:
         if not np.issubdtype(a.dtype, np.number) or not np.isfinite(a).all() or a.min() < 0 or a.max() > 255:
             raise IntakeError(f"{source}: array of dtype {a.dtype} with values outside 0-255; expected uint8")
         a = np.round(a).astype(np.uint8)
     t = torch.from_numpy(np.ascontiguousarray(a)).unsqueeze(1)
-    return [IntakeResult(t[i], [], (SIZE, SIZE), "L", source) for i in range(t.shape[0])]
+    return [IntakeResult(t[i], [], (SIZE, SIZE), "L", source, i) for i in range(t.shape[0])]
+
+
+# ------------------------------------------------------------------------------------------ one way in
+def is_image_path(p: str | os.PathLike) -> bool:
+    """True for a file name intake reads as a picture (by its suffix, :data:`IMAGE_SUFFIXES`)."""
+    return Path(p).suffix.lower() in IMAGE_SUFFIXES
+
+
+def accepts(p: str | os.PathLike) -> bool:
+    """True for a file name intake takes in: a picture or an array (:data:`ARRAY_SUFFIXES`)."""
+    return is_image_path(p) or Path(p).suffix.lower() in ARRAY_SUFFIXES
+
+
+def folder_files(folder: str | os.PathLike, *, arrays: bool = True) -> list[Path]:
+    """The files under ``folder`` (recursively, sorted, hidden ones skipped) that intake takes in;
+    ``arrays=False`` keeps pictures only (training reads pictures)."""
+    keep = accepts if arrays else is_image_path
+    return sorted(f for f in Path(folder).rglob("*")
+                  if not f.name.startswith(".") and keep(f) and f.is_file())
+
+
+def take_in(source, *, image_shape: tuple[int, int, int] = (1, SIZE, SIZE), name: str | None = None,
+            max_images: int | None = MAX_IMAGES) -> list[IntakeResult]:
+    """Any image source (see the module docstring) -> intake results in ``image_shape``.
+
+    ``name`` labels the results and messages (default: the file's name).  At most ``max_images``
+    results (``None``: all); the last one's ``steps`` say how many were left out.  Raises
+    :class:`IntakeError` for a source that gives no usable image.
+    """
+    if tuple(image_shape) not in SUPPORTED_SHAPES:
+        raise IntakeError(f"images of shape {'x'.join(map(str, image_shape))} cannot be taken in yet (this "
+                          f"version frames pictures as {'x'.join(map(str, SUPPORTED_SHAPES[0]))}); use a "
+                          f"model of that shape")
+    results = _take_all(source, name)
+    if max_images is not None and len(results) > max_images:
+        n = len(results)
+        results = results[:max(int(max_images), 1)]
+        results[-1].steps.append(f"took the first {len(results)} of {n} images")
+    return results
+
+
+def _take_all(source, name: str | None) -> list[IntakeResult]:
+    from PIL import Image
+
+    if isinstance(source, Image.Image):
+        return [_from_pil(source, printable_name(name or "image", 120), SIZE)]
+    if isinstance(source, (np.ndarray, torch.Tensor)):
+        return from_array(source, printable_name(name or "array", 120))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if data[:6] == b"\x93NUMPY":
+            return _npy(data, printable_name(name or "array", 120))
+        return [load_image(data, name=name)]
+    if not isinstance(source, (str, os.PathLike)):
+        raise IntakeError(f"{printable_name(name or type(source).__name__, 120)}: not an image source (a file, folder, "
+                          f"bytes, array or picture)")
+    p = Path(source)
+    label = printable_name(name or p.name or str(p), 120)
+    if p.is_dir():
+        return _folder(p, label)
+    if p.suffix.lower() in ARRAY_SUFFIXES:
+        return _npy(_read_file(p, label), label)
+    return [load_image(p, name=label)]
+
+
+def _npy(data: bytes, name: str) -> list[IntakeResult]:
+    """The images of a ``.npy`` file's bytes (``allow_pickle=False``: an object array is refused)."""
+    try:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise IntakeError(f"{name}: not a readable .npy array ({first_line(exc, 160)}); save it with "
+                          f"numpy.save as uint8 (N, {SIZE}, {SIZE})") from None
+    return from_array(arr, name)
+
+
+def _folder(folder: Path, name: str) -> list[IntakeResult]:
+    """Every readable image in ``folder``; unreadable files are skipped and noted."""
+    files = folder_files(folder)
+    if not files:
+        raise IntakeError(f"{name}: no image files in this folder (looked for "
+                          f"{', '.join(IMAGE_SUFFIXES + ARRAY_SUFFIXES)})")
+    out: list[IntakeResult] = []
+    problems: list[str] = []
+    for f in files:
+        try:
+            out += _take_all(f, printable_name(str(f.relative_to(folder)), 120))
+        except IntakeError as exc:
+            problems.append(str(exc))
+    if not out:
+        raise IntakeError(f"{name}: none of its {len(files)} image files could be read; first problem: "
+                          f"{problems[0]}")
+    if problems:
+        out[-1].steps.append(f"skipped {len(problems)} unreadable file{'s' * (len(problems) != 1)} "
+                             f"(first: {problems[0]})")
+    return out

@@ -12,13 +12,23 @@ shell of radius ~sqrt(D), and the straight line between two codes cuts through t
 that the decoder rarely saw in training; slerp stays on the shell.  Here the direction is slerped
 and the *norm* is interpolated linearly, so two codes of equal norm keep that norm at every frame,
 and codes of different norms blend their norms evenly (plain slerp of unequal vectors does not).
+
+An endpoint is a seed (z = temperature * N(0, I) drawn with that seed, :meth:`prior_z`) or an image
+(z = the model's encoding of it, taken in by :func:`models.intake.take_in`): :func:`parse_endpoint`
+reads one from text and :func:`endpoint_latent` turns one into z, for the CLI and the app alike.
 """
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
+
+from .imaging import from_uint8
+from .intake import IntakeError, IntakeResult, take_in
 
 METHODS = ("lerp", "slerp")
 #: Fewest and most frames a path may have.
@@ -109,3 +119,31 @@ def frames(model, a: torch.Tensor, b: torch.Tensor, steps: int, method: str = "s
     """Decoded frames along :func:`path`: (steps, C, H, W) in [0, 1] on the model's device."""
     zs = path(a, b, steps, method).to(model.device)
     return torch.cat([model.decode(zs[i:i + batch]) for i in range(0, zs.shape[0], batch)])
+
+
+# ------------------------------------------------------------------------------------------ endpoints
+def parse_endpoint(text: str) -> int | Path:
+    """An integer seed, unless a file of that name exists; otherwise a path that exists.
+
+    Raises :class:`~models.intake.IntakeError` for text that is neither."""
+    p = Path(text)
+    if p.exists():
+        return p
+    try:
+        return int(text)
+    except ValueError:
+        raise IntakeError(f"{text}: not an image file that exists, nor an integer seed") from None
+
+
+def endpoint_latent(model, spec: int | str | os.PathLike | IntakeResult | np.ndarray | torch.Tensor,
+                    temperature: float = 1.0) -> torch.Tensor:
+    """The latent code (D,) of an endpoint, on the model's device.
+
+    ``spec``: an int seed (a prior sample scaled by ``temperature``), or an image -- a path, an
+    :class:`~models.intake.IntakeResult`, or uint8 pixels -- which is taken in and encoded."""
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        return model.prior_z(1, temperature=temperature, seed=int(spec))[0]
+    if not isinstance(spec, IntakeResult):
+        spec = take_in(spec, image_shape=tuple(model.image_shape), max_images=1)[0]
+    with torch.no_grad():
+        return model.encode(from_uint8(spec.uint8).unsqueeze(0))[0]

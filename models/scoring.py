@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -246,6 +246,65 @@ def score(model, x: torch.Tensor, k: int | None = None) -> list[Score]:
     x = model._as_batch(x)
     feats = features(model, x)
     return score_from_features(model, feats, log_likelihood(model, x, k, feats=feats), k)
+
+
+# ------------------------------------------------------------------------------------------ one analysis
+@dataclass
+class Explanation:
+    """Everything the app shows for one image, each part computed once (:func:`explain`)."""
+
+    z: np.ndarray                       # float32 (D,): VAE posterior mean, GAN inverted code
+    reconstruction: np.ndarray          # uint8 (C, H, W): the decoded z
+    score: Score | None                 # None when the model has no calibration (see ``note``)
+    raw: float | None                   # RAW_FEATURES[family]["feature"] of this image
+    features: dict[str, float] = field(default_factory=dict)   # every scalar OOD feature
+    note: str = ""
+
+
+def explain(model, x_uint8: torch.Tensor, *, k: int | None = None, cancel: Callable[[], bool] | None = None,
+            progress: Callable[[str], None] | None = None) -> list[Explanation]:
+    """Code, reconstruction, score and raw features of each image of ``x_uint8`` (N, C, H, W) uint8.
+
+    Each stage runs once: the features (which encode the VAE or invert the GAN, and hold z), one decode
+    of z for the reconstruction, then the verdict from those same features and (VAE) the K-sample
+    likelihood from the posterior already computed.  ``progress(stage)`` is told "encoding" or
+    "inverting the generator", "reconstructing", "likelihood and verdict"; ``cancel()`` is checked
+    between stages and batches and stops the work with :class:`~models.errors.Cancelled`.  An
+    uncalibrated model gives ``score=None`` and a ``note`` (the reason, and the log-likelihood if any).
+    """
+    def stage(text: str) -> None:
+        if cancel is not None and cancel():
+            raise Cancelled()
+        if progress is not None:
+            progress(text)
+
+    x = model._as_batch(x_uint8)
+    stage("inverting the generator" if model.family == "gan" else "encoding")
+    feats = features(model, x, cancel=cancel)
+    z = (torch.as_tensor(feats["latent"], dtype=torch.float32, device=model.device) if "latent" in feats
+         else model.encode(x))
+    stage("reconstructing")
+    with torch.no_grad():
+        recon = to_uint8(model.decode(z))
+    stage("likelihood and verdict")
+    ll = log_likelihood(model, x, k, feats=feats, cancel=cancel)
+    try:
+        scores: list[Score | None] = list(score_from_features(model, feats, ll, k))
+        note = ""
+    except UncalibratedError as exc:
+        scores, note = [None] * x.shape[0], str(exc)
+    if cancel is not None and cancel():
+        raise Cancelled()
+    raw_name = RAW_FEATURES.get(model.family, {}).get("feature")
+    scalars = {name: v for name, v in feats.items() if v.ndim == 1}
+    out = []
+    for i in range(x.shape[0]):
+        extra = f" (log-likelihood {float(ll[i]):.1f} nats)" if scores[i] is None and ll is not None else ""
+        out.append(Explanation(
+            z=z[i].detach().float().cpu().numpy(), reconstruction=recon[i], score=scores[i],
+            raw=float(feats[raw_name][i]) if raw_name in feats else None,
+            features={name: float(v[i]) for name, v in scalars.items()}, note=note + extra))
+    return out
 
 
 # ------------------------------------------------------------------------------------------ calibration

@@ -127,36 +127,12 @@ class VAEModel(GenerativeModel):
         rec, kl = self.elbo_terms(x)
         return rec - kl
 
-    @torch.no_grad()
-    def iwae_log_likelihood(self, x: torch.Tensor, k: int = 100, *, chunk: int = 4096,
-                            generator: torch.Generator | None = None) -> torch.Tensor:
-        """Importance-weighted estimate of log p(x) with ``k`` samples per image (Burda et al. 2016).
+    def iwae_log_likelihood(self, x: torch.Tensor, k: int = 100) -> torch.Tensor:
+        """Importance-weighted log p(x) in nats, per image: :func:`models.iwae.iwae_log_likelihood`,
+        the one estimator the app, the CLI and the benchmarks share (seeded common random numbers)."""
+        from .iwae import iwae_log_likelihood
 
-        log p(x) ≈ logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log k, z_k ~ q(z|x).
-        The estimate is a lower bound in expectation and tightens as ``k`` grows (k=1 is the ELBO).
-        Work is batched over images and samples, at most ``chunk`` decoder passes at a time.
-        """
-        x = self._as_batch(x)
-        n = x.shape[0]
-        k = int(k)
-        if k < 1:
-            raise ValueError("k must be at least 1")
-        mu, logvar = self.net.posterior(x)
-        std = torch.exp(0.5 * logvar)
-        out = torch.empty(n, device=self.device)
-        per = max(1, chunk // k)  # images per chunk
-        for i in range(0, n, per):
-            sl = slice(i, min(n, i + per))
-            m, lv, s, xb = mu[sl], logvar[sl], std[sl], x[sl]
-            b = xb.shape[0]
-            eps = torch.randn((b, k, self.latent_dim), device=self.device, generator=generator)
-            z = m[:, None] + s[:, None] * eps                                  # (b, k, d)
-            log_q = gaussian_log_prob(z, m[:, None], lv[:, None])              # (b, k)
-            log_prior = standard_normal_log_prob(z)
-            xr = xb[:, None].expand(b, k, *xb.shape[1:]).reshape(b * k, *xb.shape[1:])
-            log_lik = self.log_px_given_z(xr, z.reshape(b * k, -1)).view(b, k)
-            out[sl] = torch.logsumexp(log_lik + log_prior - log_q, dim=1) - math.log(k)
-        return out
+        return iwae_log_likelihood(self, self._as_batch(x), k)
 
     def directions(self) -> list[Direction]:
         """Latent units ranked by their average KL (nats) on the Fashion-MNIST test set.

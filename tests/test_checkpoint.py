@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import save as st_save
 
 import models
-from models import checkpoint, imaging
+from models import atomic_io, checkpoint, imaging
 from models.gan import GANModel
 from models.vae import VAEModel
 
@@ -243,7 +243,7 @@ def _fail_on_write(monkeypatch, after_bytes: int = 10):
 
         return Half()
 
-    monkeypatch.setattr(checkpoint.os, "fdopen", fdopen)
+    monkeypatch.setattr(atomic_io.os, "fdopen", fdopen)
 
 
 def test_a_failed_save_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch):
@@ -279,19 +279,19 @@ def test_atomic_write_replaces_in_one_step_with_usual_permissions(tmp_path):
     path.write_bytes(b"old")
     old_umask = os.umask(0o022)
     try:
-        checkpoint.atomic_write_bytes(path, b"new contents")
+        atomic_io.atomic_write_bytes(path, b"new contents")
         assert os.umask(0o022) == 0o022, "atomic_write_bytes must not change the process umask"
     finally:
         os.umask(old_umask)
     assert path.read_bytes() == b"new contents"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    checkpoint.atomic_write_bytes(tmp_path / "new" / "deeper" / "g.bin", b"x")  # creates folders
+    atomic_io.atomic_write_bytes(tmp_path / "new" / "deeper" / "g.bin", b"x")  # creates folders
     assert (tmp_path / "new" / "deeper" / "g.bin").read_bytes() == b"x"
 
 
 def test_save_and_imaging_write_through_atomic_write_bytes(tmp_path, monkeypatch):
     written = []
-    real = checkpoint.atomic_write_bytes
+    real = atomic_io.atomic_write_bytes
 
     def spy(path, data):
         written.append(Path(path).name)
@@ -309,7 +309,7 @@ def test_save_and_imaging_write_through_atomic_write_bytes(tmp_path, monkeypatch
 #: Direct file writes that are known to be atomic another way (path fragment -> reason).
 _ATOMIC_ELSEWHERE = {
     "models/training.py": "torch.save to OUT.train-state.pt.tmp, then os.replace",
-    "models/checkpoint.py": "atomic_write_bytes itself",
+    "models/atomic_io.py": "atomic_write_bytes itself",
 }
 _WRITE_CALL = re.compile(
     r"\.write_(bytes|text)\(|\bopen\([^)]*[\"'][wax]b?\+?[\"']|\btorch\.save\(|\bnp\.save[z]?(_compressed)?\((?!buf\b)"
@@ -327,4 +327,4 @@ def test_no_code_writes_files_except_atomically():
             code = line.split("#", 1)[0]
             if _WRITE_CALL.search(code) and rel not in _ATOMIC_ELSEWHERE:
                 offenders.append(f"{rel}:{no}: {line.strip()}")
-    assert not offenders, "write these through models.checkpoint.atomic_write_bytes:\n" + "\n".join(offenders)
+    assert not offenders, "write these through models.atomic_io.atomic_write_bytes:\n" + "\n".join(offenders)

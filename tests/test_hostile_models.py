@@ -207,8 +207,8 @@ def test_a_code_pickle_that_hides_its_global_is_still_refused_by_torch(tmp_path)
             + b"h\x00h\x01\x93" + b"\x8c" + bytes([len(cmd)]) + cmd + b"\x85R.")
     path = tmp_path / "hidden.pt"
     path.write_bytes(body)
-    import models.checkpoint as ckpt
-    assert ckpt._unsafe_globals(body) == [], "the decoy fools the scan, so torch.load must catch it"
+    from models.pickle_guard import unsafe_globals
+    assert unsafe_globals(body) == [], "the decoy fools the scan, so torch.load must catch it"
     with pytest.raises(models.CheckpointError, match="refused") as info:
         models.load(path, device="cpu")
     assert "posix.system" in str(info.value) or "not plain tensors" in str(info.value)

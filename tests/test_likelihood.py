@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import models
-from models import scoring
+from models import iwae, scoring
 
 
 class LinearGaussianVAE:
@@ -57,7 +57,7 @@ def test_iwae_is_exact_with_the_true_posterior():
     x = _data(m)
     exact = m.log_px_closed_form(x)
     for k in (1, 7, 100):
-        est = scoring.iwae_log_likelihood(m, x, k)
+        est = iwae.iwae_log_likelihood(m, x, k)
         assert torch.allclose(est, exact, atol=1e-6), (k, (est - exact).abs().max())
 
 
@@ -65,7 +65,7 @@ def test_iwae_converges_to_closed_form_and_tightens_with_a_wrong_encoder():
     m = LinearGaussianVAE(shift=0.4, inflate=2.5)
     x = _data(m)
     exact = m.log_px_closed_form(x)
-    gaps = {k: float((exact - scoring.iwae_log_likelihood(m, x, k)).mean()) for k in (1, 10, 100, 5000)}
+    gaps = {k: float((exact - iwae.iwae_log_likelihood(m, x, k)).mean()) for k in (1, 10, 100, 5000)}
     assert gaps[1] > 0.05                               # the ELBO is a strict lower bound here
     assert gaps[1] > gaps[10] > gaps[100] > -0.02       # tightens as K grows, stays a bound on average
     assert abs(gaps[5000]) < 0.02                       # and converges to the closed form
@@ -74,26 +74,26 @@ def test_iwae_converges_to_closed_form_and_tightens_with_a_wrong_encoder():
 def test_iwae_splits_large_k_exactly_and_is_batch_independent():
     m = LinearGaussianVAE(shift=0.3, inflate=1.7)
     x = _data(m, n=9)
-    whole = scoring.iwae_log_likelihood(m, x, 300, max_passes=4096)
-    split = scoring.iwae_log_likelihood(m, x, 300, max_passes=64)      # K split into chunks of 64
-    alone = torch.stack([scoring.iwae_log_likelihood(m, x[i:i + 1], 300)[0] for i in range(len(x))])
+    whole = iwae.iwae_log_likelihood(m, x, 300, max_passes=4096)
+    split = iwae.iwae_log_likelihood(m, x, 300, max_passes=64)      # K split into chunks of 64
+    alone = torch.stack([iwae.iwae_log_likelihood(m, x[i:i + 1], 300)[0] for i in range(len(x))])
     assert torch.allclose(whole, split, atol=1e-9)
     assert torch.allclose(whole, alone, atol=1e-9)
     with pytest.raises(ValueError):
-        scoring.iwae_log_likelihood(m, x, 0)
+        iwae.iwae_log_likelihood(m, x, 0)
 
 
 def test_real_vae_iwae_is_above_elbo_and_tightens_with_k(bundled_vae, fmnist_test):
     x = fmnist_test[:48]
     torch.manual_seed(0)
     elbo = float(bundled_vae.elbo(x).mean())
-    est = {k: float(scoring.iwae_log_likelihood(bundled_vae, x, k).mean()) for k in (1, 8, 64)}
+    est = {k: float(iwae.iwae_log_likelihood(bundled_vae, x, k).mean()) for k in (1, 8, 64)}
     assert est[64] >= elbo
     assert est[1] < est[8] < est[64]
     assert abs(est[1] - elbo) < 0.05 * abs(elbo)       # K=1 is an ELBO estimate
     ll = scoring.log_likelihood(bundled_vae, x[:4], k=8)
     assert ll.shape == (4,) and bool((ll < 0).all())
-    assert torch.allclose(ll, scoring.iwae_log_likelihood(bundled_vae, x[:4], 8))   # deterministic
+    assert torch.allclose(ll, iwae.iwae_log_likelihood(bundled_vae, x[:4], 8))   # deterministic
 
 
 @pytest.fixture(scope="module")

@@ -30,33 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of a sentence")
 
 
-def parse_endpoint(text: str) -> int | Path:
-    """An integer seed, unless a file of that name exists; otherwise a path."""
-    from explorer.errors import UserError
-
-    p = Path(text)
-    if p.exists():
-        return p
-    try:
-        return int(text)
-    except ValueError:
-        raise UserError(f"{text}: not an image file that exists, nor an integer seed") from None
-
-
-def endpoint_latent(model, spec: int | Path, temperature: float = 1.0):
-    """The latent code (D,) of an endpoint: a seed's prior sample or an image file's encoding."""
-    if isinstance(spec, int):
-        return model.prior_z(1, temperature=temperature, seed=spec)[0]
-    from models.intake import load_image
-
-    img = load_image(spec)
-    return model.encode(img.float01.unsqueeze(0))[0]
-
-
 def run(args: argparse.Namespace) -> int:
     import models
     from explorer.errors import UserError
     from models import interpolation
+    from models.interpolation import endpoint_latent, parse_endpoint
     from models.imaging import grid, save_gif
 
     from .image_files import check_out_path, write_image

@@ -41,45 +41,29 @@ def _err(msg: str) -> None:
 
 
 def collect(paths: list[str]):
-    """Yield (source, index, uint8 (1, 28, 28) tensor) per image, or (source, None, message) per failure."""
-    import numpy as np
+    """Yield (source, index, uint8 (1, 28, 28) tensor) per image, or (source, None, message) per failure.
 
-    from models.data import IMAGE_SUFFIXES
-    from models.intake import IntakeError, from_array, load_image
+    Every path goes through :func:`models.intake.take_in`, which owns the accepted suffixes."""
+    from models.intake import ARRAY_SUFFIXES, IMAGE_SUFFIXES, IntakeError, folder_files, take_in
 
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")
-                           and (f.suffix.lower() in IMAGE_SUFFIXES or f.suffix.lower() == ".npy"))
+            files = folder_files(p)
             if not files:
                 yield raw, None, (f"{raw}: no image files in this directory (looked for "
-                                  f"{', '.join(sorted(IMAGE_SUFFIXES))}, .npy)")
+                                  f"{', '.join(IMAGE_SUFFIXES + ARRAY_SUFFIXES)})")
             items = [str(f) for f in files]
         else:
             items = [raw]
         for item in items:
-            if item.lower().endswith(".npy"):
-                try:
-                    arr = np.load(item, allow_pickle=False)
-                    results = from_array(arr, source=item)
-                except FileNotFoundError:
-                    yield item, None, f"{item}: no such file"
-                    continue
-                except IntakeError as exc:
-                    yield item, None, str(exc)
-                    continue
-                except (ValueError, OSError) as exc:
-                    yield item, None, f"{item}: not a readable .npy array ({str(exc).splitlines()[0][:160]})"
-                    continue
-                for i, r in enumerate(results):
-                    yield item, i, r.uint8
-            else:
-                try:
-                    yield item, 0, load_image(item).uint8
-                except IntakeError as exc:
-                    msg = str(exc)
-                    yield item, None, msg if item in msg else f"{item}: {msg.split(': ', 1)[-1]}"
+            try:
+                results = take_in(item, name=item, max_images=None)
+            except IntakeError as exc:
+                yield item, None, str(exc)
+                continue
+            for r in results:
+                yield item, r.index, r.uint8
 
 
 def run(args: argparse.Namespace) -> int:
