@@ -1,9 +1,17 @@
-"""Datasets: Fashion-MNIST from the Debian package's IDX files, and folders of user images."""
+"""Datasets: Fashion-MNIST from the Debian package's IDX files, and folders of user images.
+
+A folder is read at one shape (C, H, W): every image is centre-cropped to the aspect H:W and resized
+(Lanczos), transparency composited on white (:data:`BACKGROUND`), and kept as RGB or turned into
+ITU-R 601 luma (Y = 0.299 R + 0.587 G + 0.114 B).  About 10% of the images are held out, chosen by a
+hash of each path, so the split is stable under ``max_images`` and when images are added.
+"""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import struct
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +25,11 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 #: Images of the training file held out for calibration and validation (the last ones).
 HELDOUT = 5000
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+#: Share of a folder's images held out for calibration and validation.
+HELDOUT_FRACTION = 0.1
+#: Transparent pixels of folder images are composited onto this colour (recorded in checkpoints).
+BACKGROUND = (255, 255, 255)
+from .intake import IMAGE_SUFFIXES, folder_files  # noqa: E402  (the one list of image suffixes)
 
 
 class DataError(LatentExplorerError):
@@ -26,7 +38,7 @@ class DataError(LatentExplorerError):
 
 @dataclass
 class Split:
-    images: torch.Tensor  # (N, 1, 28, 28) uint8
+    images: torch.Tensor  # (N, C, H, W) uint8
     labels: torch.Tensor  # (N,) int64, -1 where unknown
     classes: list[str]
     name: str
@@ -74,42 +86,115 @@ def fashion_mnist(split: str = "train", root: str | os.PathLike | None = None) -
                  list(FASHION_MNIST_CLASSES), f"fashion-mnist/{split}")
 
 
-def image_folder(folder: str | os.PathLike, heldout_fraction: float = 0.1, seed: int = 0) -> tuple[Split, Split]:
-    """All images under ``folder`` (recursively), through :func:`models.intake.load_image`.
+def _folder_files(folder: Path) -> list[Path]:
+    return folder_files(folder, arrays=False)
 
-    Sub-folder names become class names.  Returns (train, heldout) splits.
+
+def is_heldout(relative_path: str, fraction: float = HELDOUT_FRACTION) -> bool:
+    """Whether a folder image is held out: by a hash of its path inside the folder, so the split is
+    the same whatever subset (``max_images``) or order is read, and images added later keep theirs."""
+    digest = hashlib.sha256(relative_path.encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:4], "big") < fraction * 2 ** 32
+
+
+def _read_folder_image(path: Path, size: tuple[int, int] | None) -> np.ndarray:
+    """One image -> (H, W, 3) uint8 RGB: EXIF-rotated, transparency composited on :data:`BACKGROUND`,
+    centre-cropped to the aspect of ``size`` and resized to it (Lanczos); ``None`` keeps its size."""
+    from PIL import Image, ImageOps
+
+    from .intake import _pillow
+
+    _pillow()   # the process-wide limit on pixels (decompression bombs)
+    with Image.open(path) as img:
+        img = ImageOps.exif_transpose(img)
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            rgba = img.convert("RGBA")
+            img = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
+            img.alpha_composite(rgba)
+        img = img.convert("RGB")
+        if size is not None and img.size != (size[1], size[0]):
+            img = ImageOps.fit(img, (size[1], size[0]), method=Image.Resampling.LANCZOS)
+        return np.asarray(img, dtype=np.uint8)
+
+
+def image_folder(folder: str | os.PathLike, heldout_fraction: float = HELDOUT_FRACTION, seed: int = 0, *,
+                 size: int | tuple[int, int] | None = None, channels: int | None = None,
+                 max_images: int | None = None) -> tuple[Split, Split]:
+    """All images under ``folder`` (recursively) as (train, heldout) splits of (N, C, H, W) uint8.
+
+    * Sub-folder names become class names (images directly in ``folder`` get label -1).
+    * ``size``: S or (H, W); by default the most common size among the images.  Each image is
+      centre-cropped to that aspect and resized (Lanczos); transparency is composited on white.
+    * ``channels``: 1 or 3; by default 1 when every image is grey (R = G = B), else 3.
+    * ``max_images``: read only a random (seeded) subset of that many files (quick runs).
+    * The held-out split is chosen by a hash of each file's path (:func:`is_heldout`).
     """
-    from .intake import IntakeError, load_image
+    from .conv_geometry import ImageShapeError, check_image_shape
+    from PIL import Image, UnidentifiedImageError
 
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder of images")
-    files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+    files = _folder_files(folder)
     if not files:
         raise DataError(f"{folder}: no image files found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    if max_images is not None and max_images < len(files):
+        if max_images < 2:
+            raise DataError("--max-images must be at least 2 (some images train, some are held out)")
+        pick = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:max_images]
+        files = [files[i] for i in sorted(pick.tolist())]
+    if isinstance(size, int):
+        size = (size, size)
+    if size is None:
+        sizes: Counter = Counter()
+        for f in files:
+            try:
+                with Image.open(f) as img:
+                    sizes[(img.height, img.width)] += 1
+            except (OSError, UnidentifiedImageError, ValueError):
+                continue
+        if not sizes:
+            raise DataError(f"{folder}: none of the {len(files)} image files could be opened")
+        size = sizes.most_common(1)[0][0]
+    try:
+        check_image_shape((channels or 3, *size))
+    except ImageShapeError as exc:
+        raise DataError(f"{folder}: {exc}; choose --image-size (and --channels)") from None
     classes = sorted({f.parent.relative_to(folder).as_posix() for f in files} - {"."})
-    imgs, labels, skipped = [], [], []
+    imgs, labels, held, skipped = [], [], [], []
     for f in files:
         try:
-            imgs.append(load_image(f).uint8)
-        except IntakeError as exc:
-            skipped.append(f"{f.name}: {exc}")
+            imgs.append(_read_folder_image(f, size))
+        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+            skipped.append(f"{f.name}: {type(exc).__name__}: {exc}")
             continue
         rel = f.parent.relative_to(folder).as_posix()
         labels.append(classes.index(rel) if rel in classes else -1)
+        held.append(is_heldout(f.relative_to(folder).as_posix(), heldout_fraction))
     if not imgs:
         raise DataError(f"{folder}: none of the {len(files)} images could be read; first problem: {skipped[0]}")
-    x = torch.stack(imgs)
+    x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous()      # (N, 3, H, W)
+    if channels is None:
+        channels = 1 if bool((x[:, :1] == x[:, 1:]).all()) else 3
+    if channels == 1:   # ITU-R 601-2 luma, as Pillow's convert("L")
+        x = ((x[:, 0:1].int() * 299 + x[:, 1:2].int() * 587 + x[:, 2:3].int() * 114 + 500) // 1000).to(torch.uint8)
     y = torch.tensor(labels)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    n_hold = max(1, int(len(x) * heldout_fraction)) if len(x) > 1 else 0
-    hold, train = perm[:n_hold], perm[n_hold:]
+    hold = torch.tensor(held)
+    if len(x) > 1 and (bool(hold.all()) or not bool(hold.any())):  # tiny folders: keep both splits non-empty
+        hold = torch.zeros(len(x), dtype=torch.bool)
+        hold[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:max(1, int(len(x) * heldout_fraction))]] = True
     name = f"folder:{folder.name}"
-    return (Split(x[train], y[train], classes, name), Split(x[hold], y[hold], classes, name + "/heldout"))
+    return (Split(x[~hold], y[~hold], classes, name), Split(x[hold], y[hold], classes, name + "/heldout"))
 
 
-def load_training_data(data: str) -> tuple[Split, Split]:
-    """``"fashion-mnist"`` or a folder path -> (train, heldout)."""
+def load_training_data(data: str, *, size: int | tuple[int, int] | None = None, channels: int | None = None,
+                       max_images: int | None = None) -> tuple[Split, Split]:
+    """``"fashion-mnist"`` or a folder path -> (train, heldout); see :func:`image_folder` for the options."""
     if data in ("fashion-mnist", "fmnist"):
-        return fashion_mnist("train"), fashion_mnist("heldout")
-    return image_folder(data)
+        if size not in (None, 28, (28, 28)) or channels not in (None, 1):
+            raise DataError("Fashion-MNIST is 1x28x28; --image-size and --channels apply to image folders")
+        train, held = fashion_mnist("train"), fashion_mnist("heldout")
+        if max_images is not None:
+            train = Split(train.images[:max_images], train.labels[:max_images], train.classes, train.name)
+        return train, held
+    return image_folder(data, size=size, channels=channels, max_images=max_images)

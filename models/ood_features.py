@@ -1,12 +1,15 @@
 """Cheap per-image statistics that the OOD verdict is built from (deterministic, batch-independent).
 
-Every function here takes images ``x01`` (N, 1, 28, 28) float in [0, 1] and returns a dict of
+Every function here takes images ``x01`` (N, C, H, W) float in [0, 1] (C = 1 grey or 3 colour) and
+returns a dict of
 float64 numpy arrays of length N (plus ``"latent"``, an (N, D) array).  "Deterministic" matters: the
 same image always gets the same statistic, whatever else is in its batch, so a percentile computed
 today matches the calibration stored in the checkpoint.
 
 * :func:`webp_bits_per_dim`, :func:`png_bits_per_dim` — the input-complexity term of Serrà et al.
-  (ICLR 2020): the length of the image as a lossless WebP (shipped) or PNG file, in bits per pixel.
+  (ICLR 2020): the length of the image as a lossless WebP (shipped) or PNG file, grey or RGB, in bits
+  per dimension L(x) = 8 * bytes / (C * H * W) -- the same dimensions the likelihood's bits/dim
+  divide by, so S(x) = -log2 p(x) / (C H W) - L(x) compares like with like for colour images.
 * :func:`vae_features` — the likelihood terms at the posterior mean: reconstruction log-likelihood
   log p(x | z=μ(x)), KL(q(z|x) ‖ p(z)), their sum as bits/dim, the posterior's log-variance, μ(x).
 * :func:`gan_features` — a GAN has no likelihood: the encoder's z is refined by a bounded number of
@@ -21,6 +24,8 @@ import math
 import numpy as np
 import torch
 
+from .imaging import hwc, to_uint8
+
 #: Adam steps of the GAN inversion (bounded: the verdict must stay cheap) and its settings.
 GAN_INVERSION_STEPS = 20
 GAN_INVERSION_LR = 0.05
@@ -28,13 +33,19 @@ GAN_PRIOR_WEIGHT = 1e-3
 LN2 = math.log(2.0)
 
 
-def to_uint8(x01: torch.Tensor) -> np.ndarray:
-    """(N, 1, H, W) floats in [0, 1] -> (N, H, W) uint8, rounded like the likelihood's pixel levels."""
-    return np.round(x01.detach().float().clamp(0, 1).cpu().numpy()[:, 0] * 255.0).astype(np.uint8)
+def pillow_arrays(x01: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) floats in [0, 1] -> uint8 in Pillow's layout, rounded like the likelihood's pixel
+    levels: (N, H, W) for C = 1, (N, H, W, 3) for C = 3."""
+    return hwc(to_uint8(x01))  # the one float->uint8 rounding (models.imaging)
+
+
+def _mode(a: np.ndarray) -> str:
+    return "L" if a.ndim == 2 else "RGB"
 
 
 def webp_bits_per_dim(images_u8: np.ndarray) -> np.ndarray:
-    """Length of each (H, W) uint8 image as a lossless WebP file (method 4), in bits per pixel.
+    """Length of each (H, W) grey or (H, W, 3) RGB uint8 image as a lossless WebP file (method 4), in bits
+    per dimension (per pixel and channel).
 
     About 0.25 ms an image; a better image compressor than PNG (Fashion-MNIST: 4.6 vs 5.1 bits/dim),
     which makes the complexity correction sharper (docs/scoring.md has the comparison).
@@ -47,14 +58,15 @@ def webp_bits_per_dim(images_u8: np.ndarray) -> np.ndarray:
     out = np.empty(len(images_u8), dtype=np.float64)
     for i, a in enumerate(images_u8):
         buf = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(a), "L").save(buf, format="WEBP", lossless=True, quality=100,
+        Image.fromarray(np.ascontiguousarray(a), _mode(a)).save(buf, format="WEBP", lossless=True, quality=100,
                                                            method=4)
         out[i] = buf.tell() * 8.0 / a.size
     return out
 
 
 def png_bits_per_dim(images_u8: np.ndarray) -> np.ndarray:
-    """Length of each (H, W) uint8 image as a PNG file (compress level 9), in bits per pixel.
+    """Length of each (H, W) grey or (H, W, 3) RGB uint8 image as a PNG file (compress level 9), in bits
+    per dimension.
 
     About 0.1 ms an image.  The constant header bytes are included; they shift every image equally.
     """
@@ -63,7 +75,7 @@ def png_bits_per_dim(images_u8: np.ndarray) -> np.ndarray:
     out = np.empty(len(images_u8), dtype=np.float64)
     for i, a in enumerate(images_u8):
         buf = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(a), "L").save(buf, format="PNG", compress_level=9)
+        Image.fromarray(np.ascontiguousarray(a), _mode(a)).save(buf, format="PNG", compress_level=9)
         out[i] = buf.tell() * 8.0 / a.size
     return out
 
@@ -78,7 +90,7 @@ def vae_features(model, x01: torch.Tensor) -> dict[str, np.ndarray]:
     mu, logvar = model.net.posterior(x01)
     rec = likelihood.log_prob(x01, model.net.decoder_params(mu), model.net.n_mix)   # log p(x | mu), nats
     kl = 0.5 * (mu ** 2 + logvar.exp() - 1.0 - logvar).sum(1)
-    u8 = to_uint8(x01)
+    u8 = pillow_arrays(x01)
     png, webp = png_bits_per_dim(u8), webp_bits_per_dim(u8)
     nll_bpd = ((kl - rec) / (dims * LN2)).double().cpu().numpy()
     return {
@@ -91,6 +103,7 @@ def vae_features(model, x01: torch.Tensor) -> dict[str, np.ndarray]:
         "complexity_png": nll_bpd - png,                               # Serrà et al.'s S(x), PNG
         "complexity": nll_bpd - webp,                                  # the same with lossless WebP
         "latent": mu.double().cpu().numpy(),
+        "logvar": logvar.double().cpu().numpy(),                       # q(z|x), reused by models.iwae
     }
 
 
@@ -139,7 +152,7 @@ def gan_features(model, x01: torch.Tensor, steps: int = GAN_INVERSION_STEPS) -> 
             d = net.discriminator(target).squeeze(1)
     finally:
         net.train(was_training)
-    u8 = to_uint8(x01)
+    u8 = pillow_arrays(x01)
     png, webp = png_bits_per_dim(u8), webp_bits_per_dim(u8)
     return {
         "log_residual": torch.log(res + 1e-6).double().cpu().numpy(),

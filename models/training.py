@@ -41,6 +41,10 @@ class TrainConfig:
     batch_size: int | None = None
     lr: float | None = None
     limit: int | None = None          # use only the first N training images (tests, quick runs)
+    image_size: int | None = None     # folders: resize to S x S (default: the folder's most common size)
+    channels: int | None = None       # folders: 1 or 3 (default: 1 if every image is grey, else 3)
+    max_images: int | None = None     # folders: read only N images (a seeded random subset)
+    width: int | None = None          # feature channels of the finest stage (default: the family's)
     resume: bool = False
     name: str | None = None
     calibrate: bool = True
@@ -63,18 +67,22 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         raise TrainingError(f"unknown family {cfg.family!r}; choose vae or gan")
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    train_split, heldout = data_mod.load_training_data(cfg.data)
-    if cfg.limit:
-        train_split.images, train_split.labels = train_split.images[:cfg.limit], train_split.labels[:cfg.limit]
-    x_train = train_split.images.to(device)
-    x_held = heldout.images.to(device)
-
     start_epoch, model, opt_state, history = 0, None, None, []
     out, spath = Path(cfg.out), state_path(cfg.out)
+    size, channels = cfg.image_size, cfg.channels
     if cfg.resume:
         if not out.exists() or not spath.exists():
             raise TrainingError(f"cannot resume: {out} or {spath} is missing; start without --resume")
         model = checkpoint.load(out, device=device)
+        channels, h, w = model.image_shape   # the data is read at the shape the model was built for
+        size = (h, w)
+    train_split, heldout = data_mod.load_training_data(cfg.data, size=size, channels=channels,
+                                                       max_images=cfg.max_images)
+    if cfg.limit:
+        train_split.images, train_split.labels = train_split.images[:cfg.limit], train_split.labels[:cfg.limit]
+    x_train = train_split.images.to(device)
+    x_held = heldout.images.to(device)
+    if cfg.resume:
         state = torch.load(spath, map_location="cpu", weights_only=True)
         done = int(model.metadata.get("training", {}).get("epochs", -1))
         if int(state["epoch"]) != done:
@@ -85,9 +93,11 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         torch.set_rng_state(state["rng"])
         log(f"resuming {out} after epoch {start_epoch}")
     else:
-        config: dict[str, Any] = {}
+        config: dict[str, Any] = {"image_shape": list(train_split.images.shape[1:])}
         if cfg.latent_dim:
             config["latent_dim"] = int(cfg.latent_dim)
+        if cfg.width:
+            config["channels"] = int(cfg.width)
         if cfg.family == "vae":
             config["beta"] = float(cfg.beta)
             model = VAEModel.build(config, device=device)
@@ -130,13 +140,20 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
             + f" (about {remaining / 60:.1f} min left)")
         final = epoch + 1 == cfg.epochs
         extra = loop.finish(heldout, cfg)  # every epoch: each checkpoint is complete
-        training = {"command": cfg.command, "data": cfg.data, "epochs": epoch + 1, "seed": cfg.seed,
-                    "batch_size": loop.batch_size, "lr": loop.lr, "limit": cfg.limit, "metrics": history[-1],
-                    "history": history, "torch": torch.__version__, "device": str(device)}
-        meta = {"training": training, "name": cfg.name or out.stem,
-                "dataset": {"name": train_split.name.split("/")[0], "classes": train_split.classes,
-                            "train_images": n, "heldout_images": len(heldout)},
-                **extra}
+        commands = list(model.metadata.get("training", {}).get("commands", []))
+        if not commands or commands[-1] != cfg.command:
+            commands.append(cfg.command)
+        training = {"command": cfg.command, "commands": commands, "data": cfg.data, "epochs": epoch + 1,
+                    "seed": cfg.seed, "batch_size": loop.batch_size, "lr": loop.lr, "limit": cfg.limit,
+                    "max_images": cfg.max_images, "metrics": history[-1], "history": history,
+                    "wall_seconds": round(sum(h.get("seconds", 0.0) for h in history), 1),
+                    "torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads()}
+        dataset = {"name": train_split.name.split("/")[0], "classes": train_split.classes,
+                   "train_images": n, "heldout_images": len(heldout)}
+        if cfg.data not in ("fashion-mnist", "fmnist"):
+            dataset["background"] = "white (transparent pixels composited on RGB 255, 255, 255)"
+            dataset["resize"] = "centre crop to the aspect, then Lanczos resize"
+        meta = {"training": training, "name": cfg.name or out.stem, "dataset": dataset, **extra}
         model.metadata.pop("calibration", None)   # a calibration of older weights would be stale
         with _interrupts_deferred():  # Ctrl-C between the two writes would leave them out of step
             torch.save({"epoch": epoch + 1, "optimizers": loop.optimizer_states(), "rng": torch.get_rng_state()},
@@ -205,7 +222,8 @@ class _VAELoop:
 
     @torch.no_grad()
     def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:
-        elbo = torch.cat([self.model.elbo(x_held[i:i + 1000].float() / 255) for i in range(0, len(x_held), 1000)])
+        b = max(16, min(1000, 400_000 // self.dims))    # bounds the memory of the mixture's maps
+        elbo = torch.cat([self.model.elbo(x_held[i:i + b].float() / 255) for i in range(0, len(x_held), b)])
         return {"heldout_elbo_bpd": float(-elbo.mean() / (self.dims * math.log(2)))}
 
     def finish(self, heldout: data_mod.Split, cfg: TrainConfig) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""latent-explorer train {vae,gan} --data fashion-mnist|FOLDER --epochs N --out FILE"""
+"""latent-explorer train {vae,gan} --data fashion-mnist|FOLDER [--image-size S] [--channels 1|3] --epochs N --out FILE"""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +18,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--limit", type=int, default=None, help="train on the first N images only (quick runs)")
+    p.add_argument("--image-size", type=int, default=None, metavar="S",
+                   help="folders: resize every image to S x S, 16-256 (centre crop to square first; "
+                        "default: the folder's most common size)")
+    p.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                   help="folders: 1 (grey) or 3 (colour); default 1 if every image is grey, else 3")
+    p.add_argument("--max-images", type=int, default=None, metavar="N",
+                   help="folders: read only N images (a seeded random subset; quick runs and trials)")
+    p.add_argument("--width", type=int, default=None,
+                   help="feature channels of the finest stage, doubling per stage up to 8x (default 32)")
     p.add_argument("--name", default=None, help="display name stored in the checkpoint")
     p.add_argument("--resume", action="store_true", help="continue from --out and its .train-state.pt")
     p.add_argument("--no-calibrate", action="store_true", help="skip the OOD calibration at the end")
@@ -33,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(family=args.family, data=args.data, epochs=args.epochs, out=args.out, beta=args.beta,
                       latent_dim=args.latent_dim, seed=args.seed, device=args.device, batch_size=args.batch_size,
                       lr=args.lr, limit=args.limit, resume=args.resume, name=args.name,
-                      calibrate=not args.no_calibrate)
+                      calibrate=not args.no_calibrate, image_size=args.image_size, channels=args.channels,
+                      max_images=args.max_images, width=args.width)
     try:
         train(cfg, progress=not args.quiet)
     except TrainingError as exc:
