@@ -108,7 +108,7 @@ def test_cli_gif_from_seeds_has_n_frames_of_the_right_size(model_path, tmp_path,
         im.seek(0)
         first = np.asarray(im.convert("L"))
     m = models.load(model_path, device="cpu")
-    expected = models.imaging.to_uint8(m.decode(m.prior_z(1, seed=3)))[0].repeat(3, 0).repeat(3, 1)
+    expected = models.imaging.to_uint8(m.decode(m.prior_z(1, seed=3)))[0, 0].repeat(3, 0).repeat(3, 1)
     assert np.abs(first.astype(int) - expected.astype(int)).max() <= 1
 
 
@@ -135,3 +135,19 @@ def test_cli_mixes_an_image_and_a_seed_and_reports_bad_endpoints(model_path, tmp
     assert "nor an integer seed" in capsys.readouterr().err
     assert _cli("interpolate", model_path, "--from", 0, "--to", 1, "--out", tmp_path / "x.bmp") == 2
     assert ".gif (animation), .png, .jpg" in capsys.readouterr().err
+
+
+def test_endpoints_are_seeds_or_images_for_the_cli_and_the_app_alike(model, tmp_path):
+    from models.bundled_data import SAMPLES_DIR
+    from models.intake import IntakeError, take_in
+
+    assert interp.parse_endpoint("7") == 7
+    assert interp.parse_endpoint(str(SAMPLES_DIR / "bag.png")) == SAMPLES_DIR / "bag.png"
+    with pytest.raises(IntakeError, match="nor an integer seed"):
+        interp.parse_endpoint(str(tmp_path / "missing.png"))
+    assert torch.equal(interp.endpoint_latent(model, 7, temperature=0.5), model.prior_z(1, temperature=0.5, seed=7)[0])
+    taken = take_in(SAMPLES_DIR / "bag.png")[0]
+    from_path = interp.endpoint_latent(model, SAMPLES_DIR / "bag.png")
+    assert from_path.shape == (model.latent_dim,)
+    assert torch.equal(interp.endpoint_latent(model, taken), from_path)
+    assert torch.equal(interp.endpoint_latent(model, taken.uint8.numpy()), from_path)
