@@ -14,9 +14,10 @@ def expected_pixels(win) -> np.ndarray:
     """What ``model.decode`` gives for the values the latent dock's sliders show, as uint8 pixels."""
     import torch
 
+    from explorer.app.rendering import display_image
     from models.imaging import to_uint8
 
     loaded = win.state.loaded
     values = np.array([s.value() for s in win.latent_dock.sliders], dtype=np.float32)
     z = torch.from_numpy(loaded.basis @ values)[None]
-    return to_uint8(loaded.model.decode(z))[0]
+    return display_image(to_uint8(loaded.model.decode(z))[0])

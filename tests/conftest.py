@@ -102,7 +102,18 @@ def make_window(qtbot, tmp_path):
 
     yield factory
     for win in made:
-        win.worker.stop()
+        win.executor.stop()
+
+
+@pytest.fixture(autouse=True)
+def _stop_panel_executors():
+    """Executors that panel tests made outside a window are stopped after each test."""
+    yield
+    import sys
+
+    helpers = sys.modules.get("panel_helpers")
+    if helpers is not None:
+        helpers.stop_executors()
 
 
 @pytest.fixture

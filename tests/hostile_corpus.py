@@ -393,7 +393,8 @@ def _image_cases(d: Path) -> list[Case]:
          b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>')
     case("document.pdf", "PDF", "a PDF document (unsupported)", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
     (d / "folder.png").mkdir(exist_ok=True)
-    case("folder.png", "is a folder", "a directory named like an image", special=True)
+    case("folder.png", "no image files in this folder", "a directory named like an image (an empty folder)",
+         special=True)
     case("unreadable.png", "permission denied", "a valid PNG with mode 000", png, unreadable=True)
     os.chmod(d / "unreadable.png", 0)
     fifo = d / "pipe.png"

@@ -57,29 +57,43 @@ def calibrated_tiny_vae():
     return m
 
 
-def wait_background(qtbot, timeout: int = 20000) -> None:
-    from explorer.app.background import pool
+_EXECUTORS: list = []
 
-    qtbot.waitUntil(lambda: pool().activeThreadCount() == 0, timeout=timeout)
+
+def executor():
+    """A model executor for a panel made outside a window (stopped after the test by conftest)."""
+    from explorer.app.model_executor import ModelExecutor
+
+    ex = ModelExecutor()
+    _EXECUTORS.append(ex)
+    return ex
+
+
+def stop_executors() -> None:
+    while _EXECUTORS:
+        _EXECUTORS.pop().stop()
+
+
+def wait_background(qtbot, timeout: int = 20000) -> None:
+    """Until every executor made by :func:`executor` is idle and its results are delivered."""
+    qtbot.waitUntil(lambda: all(ex.is_idle() for ex in _EXECUTORS), timeout=timeout)
     qtbot.wait(20)
 
 
 def slow_scoring(monkeypatch, ticks: int):
-    """Make each score job wait ``ticks`` × 10 ms first, honouring Cancel, so a test can cancel it.
-
-    Returns the real ``score_one``, to put back when the test wants full-speed scoring again."""
+    """Make each score job wait ``ticks`` × 10 ms first, honouring Cancel (``job.checkpoint()``), so a
+    test can cancel it.  Returns the real ``analyse``, to put back for full-speed scoring again."""
     import time
 
     from explorer.app import score_panel as sp
 
-    orig = sp.score_one
+    orig = sp.analyse
 
-    def slow(model, item, cancel, report):
+    def slow(model, item, job, report):
         for _ in range(ticks):
-            if cancel.is_set():
-                raise sp.Cancelled()
+            job.checkpoint()
             time.sleep(0.01)
-        return orig(model, item, cancel, report)
+        return orig(model, item, job, report)
 
-    monkeypatch.setattr(sp, "score_one", slow)
+    monkeypatch.setattr(sp, "analyse", slow)
     return orig

@@ -39,7 +39,7 @@ def test_moving_a_slider_changes_the_image_to_decode_of_the_slider_values(make_w
 def test_after_a_burst_the_last_value_is_shown(make_window, tiny_vae_path, qtbot):
     win = make_window(tiny_vae_path)
     slider = win.latent_dock.sliders[0]
-    rendered_before = win.worker.frames_rendered
+    rendered_before = win.executor.frames_rendered
     values = np.linspace(-3, 3, 400)
     for i, v in enumerate(values):
         slider.setValue(float(v))
@@ -50,16 +50,16 @@ def test_after_a_burst_the_last_value_is_shown(make_window, tiny_vae_path, qtbot
     assert win.state.frame.values[0] == pytest.approx(3.0, abs=0.01)
     assert np.array_equal(win.canvas.image(), expected_pixels(win))
     # stale requests were dropped, not queued: far fewer frames than events
-    assert win.worker.frames_rendered - rendered_before < len(values)
+    assert win.executor.frames_rendered - rendered_before < len(values)
 
 
 def test_the_worker_renders_only_the_newest_request(qtbot, tiny_vae_path):
     """While the worker is busy, 50 frame requests arrive; only the last one is rendered."""
-    from explorer.app.render_worker import RenderWorker
+    from explorer.app.model_executor import ModelExecutor
     from explorer.app.state import LoadedModel
 
     loaded = LoadedModel.load(tiny_vae_path, "cpu")
-    worker = RenderWorker()
+    worker = ModelExecutor()
     gate = threading.Event()
     frames = []
     worker.frame_ready.connect(frames.append)
@@ -84,7 +84,7 @@ def test_reset_and_randomize(make_window, tiny_vae_path, qtbot):
     wait_for_frame(win, qtbot)
     assert np.abs(win.state.values).sum() > 0
     assert np.array_equal(win.canvas.image(), to_uint8(
-        win.state.model.decode(torch.from_numpy(win.state.z)[None]))[0])
+        win.state.model.decode(torch.from_numpy(win.state.z)[None]))[0, 0])
     win.reset_action.trigger()
     wait_for_frame(win, qtbot)
     assert not win.state.values.any()

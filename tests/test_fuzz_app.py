@@ -191,13 +191,10 @@ def test_ten_thousand_random_actions(make_window, tiny_vae_path, tiny_gan_path, 
 
 def _quiesce(win, qtbot) -> None:
     """Wait until no load, frame or scoring job is pending, and the canvas shows the current point."""
-    from explorer.app.background import wait_idle
-
     from PySide6.QtCore import QEvent
 
     win.interpolation_dock.panel.set_playing(False)
-    qtbot.waitUntil(lambda: win.worker.is_idle(), timeout=60_000)
-    wait_idle(60_000)
+    qtbot.waitUntil(lambda: win.executor.is_idle(), timeout=60_000)
     QApplication.processEvents()
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # what the event loop does when idle
     if win.state.loaded is not None:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from panel_helpers import tiny_vae, wait_background  # noqa: I001
+from panel_helpers import executor, tiny_vae, wait_background  # noqa: I001
 
 from explorer.app.interpolation_panel import InterpolationPanel
 from models.bundled_data import SAMPLES_DIR
@@ -13,7 +13,7 @@ from models.bundled_data import SAMPLES_DIR
 
 @pytest.fixture
 def panel(qtbot):
-    p = InterpolationPanel()
+    p = InterpolationPanel(executor())
     qtbot.addWidget(p)
     p.show()
     with qtbot.waitSignal(p.framesReady, timeout=20000):

@@ -6,14 +6,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from panel_helpers import tiny_vae, wait_background  # noqa: I001
+from panel_helpers import executor, tiny_vae, wait_background  # noqa: I001
 
 from explorer.app.latent_map import LatentMapWidget
 
 
 @pytest.fixture
 def widget(qtbot):
-    w = LatentMapWidget()
+    w = LatentMapWidget(executor())
     qtbot.addWidget(w)
     w.resize(500, 420)
     w.show()

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from panel_helpers import calibrated_tiny_vae, calibrated_vae, slow_scoring, tiny_vae, wait_background  # noqa: I001
+from panel_helpers import executor, calibrated_tiny_vae, calibrated_vae, slow_scoring, tiny_vae, wait_background  # noqa: I001
 
 from explorer.app import score_panel as sp
 from models.bundled_data import SAMPLES_DIR
@@ -14,7 +14,7 @@ from models.bundled_data import SAMPLES_DIR
 
 @pytest.fixture
 def panel(qtbot):
-    p = sp.ScorePanel()
+    p = sp.ScorePanel(executor())
     qtbot.addWidget(p)
     p.resize(520, 760)
     p.show()
@@ -45,12 +45,12 @@ def test_dropped_files_are_queued_scored_and_listed_with_verdicts(panel, qtbot):
         assert item.raw is not None
     # the first of the batch was selected: its z went to the explorer and its details are shown
     assert np.allclose(chosen.args[0], items[0].z)
-    assert panel.verdict_label.text() == items[0].score.verdict.upper()
-    assert "bits/dim" in panel.ll_label.text() and "nats" in panel.ll_label.text()
-    assert panel.seen.array() is not None and np.array_equal(panel.seen.array(), items[0].image)
-    assert "Intake" in panel.steps_label.text()
-    assert len(panel.stat_plot.getPlotItem().items) >= 3        # histogram, threshold, marker
-    assert len(panel.raw_plot.getPlotItem().items) >= 2         # raw histogram and marker
+    assert panel.details.verdict_label.text() == items[0].score.verdict.upper()
+    assert "bits/dim" in panel.details.ll_label.text() and "nats" in panel.details.ll_label.text()
+    assert panel.details.seen.array() is not None and np.array_equal(panel.details.seen.array(), items[0].image)
+    assert "Intake" in panel.details.steps_label.text()
+    assert len(panel.details.stat_plot.getPlotItem().items) >= 3        # histogram, threshold, marker
+    assert len(panel.details.raw_plot.getPlotItem().items) >= 2         # raw histogram and marker
     # selecting another row shows it and sends its z
     with qtbot.waitSignal(panel.latentChosen) as chosen:
         panel.select(items[2])
@@ -71,10 +71,10 @@ def test_intake_steps_are_listed_and_bad_files_fail_without_stopping_the_queue(p
     assert items[0].status == "failed" and "not an image" in items[0].error
     assert items[1].status == "done"
     panel.select(items[1])
-    steps = panel.steps_label.text()
+    steps = panel.details.steps_label.text()
     assert "inverted" in steps and "scaled" in steps
     panel.select(items[0])
-    assert "not an image" in panel.verdict_label.text()
+    assert "not an image" in panel.details.verdict_label.text()
 
 
 def test_arrays_and_pasted_bytes_are_accepted(panel, qtbot):
@@ -102,14 +102,14 @@ def test_cancel_stops_the_job_and_the_panel_stays_usable(panel, qtbot, monkeypat
     assert [i.status for i in items] == ["cancelled"] * 4
     assert "cancelled" in panel.list.item(3).text()
     assert not panel.cancel_button.isEnabled()
-    monkeypatch.setattr(sp, "score_one", orig)
+    monkeypatch.setattr(sp, "analyse", orig)
     again = panel.add_files([SAMPLES_DIR / "sneaker.png"])
     _wait_idle(qtbot, panel)
     assert again[0].status == "done"
 
 
 def test_uncalibrated_model_scores_without_a_verdict(qtbot):
-    p = sp.ScorePanel()
+    p = sp.ScorePanel(executor())
     qtbot.addWidget(p)
     from models.vae import VAEModel
 
@@ -118,14 +118,20 @@ def test_uncalibrated_model_scores_without_a_verdict(qtbot):
     _wait_idle(qtbot, p)
     assert item.status == "done" and item.score is None and "calibrat" in item.note
     assert "no verdict" in p.list.item(0).text()
-    assert p.verdict_label.text() == "no verdict"
+    assert p.details.verdict_label.text() == "no verdict"
 
 
-def test_new_model_drops_finished_rows_and_scores_waiting_images_with_it(panel, qtbot):
-    panel.add_files([SAMPLES_DIR / "sneaker.png"])
+def test_opening_another_model_scores_the_same_images_again_with_it(panel, qtbot):
+    from models.vae import VAEModel
+
+    [first] = panel.add_files([SAMPLES_DIR / "sneaker.png"])
     _wait_idle(qtbot, panel)
-    panel.set_model(calibrated_tiny_vae())
-    assert panel.list.count() == 0 and panel.items == []
+    assert first.verdict is not None
+    panel.set_model(VAEModel.build())            # uncalibrated: scored again, now without a verdict
+    _wait_idle(qtbot, panel)
+    assert panel.items == [first] and panel.list.count() == 1
+    assert first.status == "done" and first.score is None and "no verdict" in panel.list.item(0).text()
+    panel.clear()
     # images dropped before any model is open wait for it
     panel.set_model(None)
     [item] = panel.add_files([SAMPLES_DIR / "bag.png"])
@@ -140,7 +146,7 @@ def test_trained_model_tells_a_garment_from_a_digit(qtbot):
     m = calibrated_vae()
     if m is None:
         pytest.skip("the bundled VAE is not trained and calibrated yet")
-    p = sp.ScorePanel()
+    p = sp.ScorePanel(executor())
     qtbot.addWidget(p)
     p.set_model(m)
     garment, digit = p.add_files([SAMPLES_DIR / "sneaker.png", SAMPLES_DIR / "foreign-digit-3.png"])
@@ -158,7 +164,7 @@ def test_a_gan_is_inverted_off_the_gui_thread_and_scored_without_a_likelihood(qt
     torch.manual_seed(0)
     gan = GANModel.build(metadata={"name": "tiny GAN"})
     scoring.calibrate(gan, images=torch.from_numpy(load_subset()[0][:60]).unsqueeze(1), source="test")
-    p = sp.ScorePanel()
+    p = sp.ScorePanel(executor())
     qtbot.addWidget(p)
     p.set_model(gan)
     stages = []
@@ -168,5 +174,5 @@ def test_a_gan_is_inverted_off_the_gui_thread_and_scored_without_a_likelihood(qt
     assert "inverting the generator" in stages
     assert item.status == "done" and item.score.log_likelihood_nats is None
     assert item.z.shape == (gan.latent_dim,) and item.raw is not None
-    assert "GAN has no likelihood" in p.ll_label.text()
-    assert "reproduce" in p.raw_text.text()
+    assert "GAN has no likelihood" in p.details.ll_label.text()
+    assert "reproduce" in p.details.raw_text.text()

@@ -58,7 +58,7 @@ def main() -> int:
                     "value": s.value(), "title": win.windowTitle()}))
                 phase["ready"] = True
             return
-        if (out / "go").exists() and have_frame and win.worker.is_idle():
+        if (out / "go").exists() and have_frame and win.executor.is_idle():
             import numpy as np
             import torch
 
@@ -66,7 +66,7 @@ def main() -> int:
 
             loaded = win.state.loaded
             values = np.array([s.value() for s in win.latent_dock.sliders], dtype=np.float32)
-            expected = to_uint8(loaded.model.decode(torch.from_numpy(loaded.basis @ values)[None]))[0]
+            expected = to_uint8(loaded.model.decode(torch.from_numpy(loaded.basis @ values)[None]))[0, 0]
             shown = win.canvas.image()
             win.grab().save(str(out / "window.png"))
             (out / "result.json").write_text(json.dumps({

@@ -98,7 +98,7 @@ def main() -> int:
     }
     print(json.dumps(result), flush=True)
     win.close()
-    win.worker.stop()
+    win.executor.stop()
     shutil.rmtree(settings_dir, ignore_errors=True)
     return 0
 

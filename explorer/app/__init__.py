@@ -3,9 +3,9 @@
 ``latent-explorer [FILE] [--device DEV]`` calls :func:`main`.  Importing this package is cheap: Qt,
 pyqtgraph and torch are imported when a window is made.
 
-Modules: ``state`` (ExplorerState, LoadedModel, Frame), ``render_worker`` (the one thread that calls
-the model), ``canvas`` (pyqtgraph image), ``latent_dock``, ``sampling_panel``, ``main_window``
-(menus, docks, drops, status bar), ``bench`` (``latent-explorer bench``).
+The module map is in ``docs/architecture.md``: ``main_window`` is the composition root, the
+``model_executor`` the one thread that calls the model, ``state`` the Qt-free-of-torch model of what
+is open and where in its latent space the user is.
 """
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ def main(checkpoint: str | os.PathLike | None = None, device: str = "auto") -> i
         win.model_load_finished.connect(lambda ok, msg: None if ok else (print(msg, file=sys.stderr),
                                                                           app.exit(2)))
     rc = app.exec()
-    win.worker.stop(2000)
-    if not win.worker.stopped_cleanly:
+    win.executor.stop(2000)
+    if not win.executor.stopped_cleanly:
         # a long job (e.g. a model still loading) is running on the worker; destroying its QThread
         # would abort the process, so leave without tearing anything down
         sys.stdout.flush()

@@ -142,13 +142,9 @@ def _quiet_offscreen_warnings() -> None:
 def _settle(drv: _Driver, say: Callable[[str], None], timeout_s: float = 120.0) -> None:
     """Wait until the panels' one-off background work after a model load (e.g. the latent map
     encoding its images) is done, so that what follows measures dragging, not loading."""
-    try:
-        from . import background
-    except ImportError:
-        return
     say("waiting for the panels' background work to finish …")
     t0 = time.perf_counter()
-    drv.spin_until(lambda: background.pool().activeThreadCount() == 0 or time.perf_counter() - t0 > timeout_s,
+    drv.spin_until(lambda: drv.win.executor.is_idle() or time.perf_counter() - t0 > timeout_s,
                    timeout_s + 10, "background work")
     t1 = time.perf_counter()
     drv.spin_until(lambda: time.perf_counter() - t1 > 0.5, 5, "the window to settle")
@@ -216,7 +212,7 @@ def run_bench(model: str | os.PathLike | None = None, device: str = "auto", *, f
 
         # ---- raw decode (the worker is idle; nothing else decodes now)
         say("decode …")
-        drv.spin_until(win.worker.is_idle, 60, "the worker to be idle")
+        drv.spin_until(win.executor.is_idle, 60, "the worker to be idle")
         gen = torch.Generator().manual_seed(0)
         zs = torch.randn(frames + 20, m.latent_dim, generator=gen).to(m.device)
         dec = []
@@ -255,7 +251,7 @@ def run_bench(model: str | os.PathLike | None = None, device: str = "auto", *, f
         s = sliders[0]
         vals = list(_values(burst))
         state = {"i": 0, "t_last": 0.0, "token_last": 0}
-        rendered0 = win.worker.frames_rendered
+        rendered0 = win.executor.frames_rendered
         timer = QTimer()
         timer.setTimerType(Qt.TimerType.PreciseTimer)
         timer.setInterval(1)
@@ -277,7 +273,7 @@ def run_bench(model: str | os.PathLike | None = None, device: str = "auto", *, f
         t_end = state["t_last"]
         drv.spin_until(lambda: win.canvas._painted_token >= state["token_last"], 60, "the burst's last frame")
         result["burst_events"] = state["i"]
-        result["burst_frames_rendered"] = win.worker.frames_rendered - rendered0
+        result["burst_frames_rendered"] = win.executor.frames_rendered - rendered0
         result["burst_last_frame_ms"] = (win.canvas.painted_at - t_end) * 1000.0
         result["_burst_rate_hz"] = burst / max(1e-9, t_end - t_start)
         assert win.state.values[0] == float(vals[-1]) or abs(win.state.values[0] - vals[-1]) < 0.011
@@ -302,7 +298,7 @@ def run_bench(model: str | os.PathLike | None = None, device: str = "auto", *, f
     finally:
         drv.stop()
         win.close()
-        win.worker.stop()
+        win.executor.stop()
         tmp.cleanup()
     return result
 

@@ -21,11 +21,13 @@ PLACEHOLDER = "Open a checkpoint: File → Open (Ctrl+O), or drop a .safetensors
 
 
 class _ImageItem(pg.ImageItem):
-    """An ImageItem that draws (H, W) uint8 frames as RGB32 and tells the canvas when it has painted.
+    """An ImageItem that draws (H, W) grey or (H, W, 3) colour uint8 frames as RGB32 and tells the
+    canvas when it has painted.
 
     pyqtgraph would hand a Grayscale8 ``QImage`` to the painter, which converts it to 32 bits on every
-    paint before scaling it up; an RGB32 image (gray replicated into B, G, R) is drawn directly.  The
-    28×28×4-byte buffer is made per frame here (cheap); other images take pyqtgraph's own path.
+    paint before scaling it up (and for colour it goes through its levels/LUT path); an RGB32 image
+    (grey replicated into B, G, R, or the three channels packed) is drawn directly, with no colour
+    table.  The H×W×4-byte buffer is made per frame here (cheap); other images take pyqtgraph's path.
     """
 
     def __init__(self, on_painted) -> None:
@@ -35,13 +37,15 @@ class _ImageItem(pg.ImageItem):
 
     def render(self) -> None:
         img = self.image
-        if (img is None or img.ndim != 2 or img.dtype != np.uint8 or self.levels is not None
+        colour = img is not None and img.ndim == 3 and img.shape[2] == 3
+        if (img is None or not (img.ndim == 2 or colour) or img.dtype != np.uint8 or self.levels is not None
                 or self.lut is not None or self.autoDownsample):
             super().render()
             return
-        g = img.astype(np.uint32)
-        self._rgb32 = np.ascontiguousarray((g * 0x010101) | 0xFF000000)
-        h, w = img.shape
+        c = img.astype(np.uint32)
+        packed = (c[..., 0] << 16) | (c[..., 1] << 8) | c[..., 2] if colour else c * 0x010101
+        self._rgb32 = np.ascontiguousarray(packed | 0xFF000000)
+        h, w = img.shape[:2]
         self.qimage = QImage(self._rgb32.data, w, h, w * 4, QImage.Format.Format_RGB32)
         self._renderRequired = False
         self._unrenderable = False
@@ -87,7 +91,7 @@ class Canvas(QWidget):
 
     # ------------------------------------------------------------------ frames
     def set_image(self, image: np.ndarray, token: int = 0, *, paint_now: bool = True) -> None:
-        """Show an (H, W) uint8 image (kept by reference: do not modify it afterwards).
+        """Show an (H, W) grey or (H, W, 3) colour uint8 image (kept by reference: do not modify it afterwards).
 
         With ``paint_now`` the view is repainted at once (about 0.3 ms) instead of with the window's
         next update, where it would wait for every other dirty widget (plots in other docks) first."""

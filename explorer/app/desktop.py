@@ -18,13 +18,15 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QObject
 from PySide6.QtGui import QGuiApplication
 
+from models.errors import LatentExplorerError
+
 FORMAT = "latent-explorer/latent-state"
 VERSION = 1
 LAYOUT_VERSION = 1
 MAX_STATE_BYTES = 1 << 20
 
 
-class LatentStateError(ValueError):
+class LatentStateError(LatentExplorerError, ValueError):
     """A latent-state file cannot be used; the message says why."""
 
 
@@ -79,11 +81,11 @@ def read_latent_state(path: str | Path, latent_dim: int) -> tuple[np.ndarray, di
 
 def copy_image(image: np.ndarray, scale: int = 8) -> bool:
     """Put the (H, W) uint8 image on the clipboard, upscaled crisp ``scale`` times."""
-    from .pixmaps import pixmap_gray
+    from .pixmaps import pixmap
 
     if image is None:
         return False
-    QGuiApplication.clipboard().setPixmap(pixmap_gray(image, scale))
+    QGuiApplication.clipboard().setPixmap(pixmap(image, scale))
     return True
 
 

@@ -17,34 +17,36 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
                                QMenu, QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
-from .background import Ticket, run_in_background
 from .pixmaps import ImageLabel, strip_pixmap
+from .rendering import display_image
 
 
 @dataclass
 class Endpoint:
     label: str
     z: np.ndarray            # (D,) float32
-    image: np.ndarray        # (28, 28) uint8: the decoded endpoint
+    image: np.ndarray        # (H, W) or (H, W, 3) uint8: the decoded endpoint
 
 
-def _encode_image_job(model, uint8: np.ndarray, label: str) -> Callable[[], Endpoint]:
+def _endpoint_job(model, spec, label: str) -> Callable[[], Endpoint]:
+    """An endpoint from a seed, a file or pixels (``models.interpolation.endpoint_latent``), decoded."""
     def job() -> Endpoint:
-        import torch
+        from models.interpolation import endpoint_latent
 
-        x = torch.from_numpy(np.ascontiguousarray(uint8)).reshape(1, 1, 28, 28)
-        z = model.encode(x)
-        return Endpoint(label, z[0].detach().float().cpu().numpy(), _decode_u8(model, z)[0])
+        z = endpoint_latent(model, spec).detach().float().cpu().numpy()
+        return Endpoint(label, z, _decode_u8(model, z)[0])
     return job
 
 
 def _decode_u8(model, z) -> np.ndarray:
+    """Latents (N, D) -> images as the views draw them: (N, H, W) grey or (N, H, W, 3) colour uint8."""
     import torch
 
     from models.imaging import to_uint8
 
     with torch.no_grad():
-        return to_uint8(model.decode(torch.as_tensor(z, dtype=torch.float32).reshape(-1, model.latent_dim)))
+        imgs = to_uint8(model.decode(torch.as_tensor(z, dtype=torch.float32).reshape(-1, model.latent_dim)))
+    return np.stack([display_image(a) for a in imgs])
 
 
 class InterpolationPanel(QWidget):
@@ -57,17 +59,16 @@ class InterpolationPanel(QWidget):
     #: a one-line message for the status bar
     message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, executor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("InterpolationPanel")
+        self.executor = executor
         self.model = None
         self.endpoints: dict[str, Endpoint | None] = {"A": None, "B": None}
-        self.frames: np.ndarray | None = None      # (N, 28, 28) uint8
+        self.frames: np.ndarray | None = None      # (N, H, W) or (N, H, W, 3) uint8
         self.zs: np.ndarray | None = None          # (N, D)
         self.current_z_provider: Callable[[], np.ndarray | None] | None = None
-        self.dropped: dict[str, np.ndarray] = {}   # name -> (28, 28) uint8 images the user dropped
-        self._frames_ticket: Ticket | None = None
-        self._endpoint_tickets: dict[str, Ticket] = {}
+        self.dropped: dict[str, np.ndarray] = {}   # name -> uint8 images the user dropped (as seen)
         self._direction = 1
         self._seed_counter = 0
         self._build_ui()
@@ -198,8 +199,10 @@ class InterpolationPanel(QWidget):
         menu.addAction("Image file…", lambda: self._pick_file(key))
 
     def _pick_file(self, key: str) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, f"Image for endpoint {key}", "",
-                                              "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)")
+        from models.intake import IMAGE_SUFFIXES
+
+        patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(self, f"Image for endpoint {key}", "", f"Images ({patterns})")
         if path:
             self.set_endpoint_file(key, path)
 
@@ -210,10 +213,8 @@ class InterpolationPanel(QWidget):
         self.model = model
         self.endpoints = {"A": None, "B": None}
         self.frames = self.zs = None
-        for t in self._endpoint_tickets.values():
-            t.cancel()
-        if self._frames_ticket:
-            self._frames_ticket.cancel()
+        for key in ("interpolation:A", "interpolation:B", "interpolation"):
+            self.executor.cancel(key)
         if model is None:
             self._update_enabled()
             return
@@ -251,35 +252,23 @@ class InterpolationPanel(QWidget):
             self._seed_counter += 1
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
 
-        def job() -> Endpoint:
-            z = model.prior_z(1, seed=seed)
-            return Endpoint(f"sample (seed {seed})", z[0].float().cpu().numpy(), _decode_u8(model, z)[0])
-        self._run_endpoint(key, job)
+        self._run_endpoint(key, _endpoint_job(model, int(seed), f"sample (seed {seed})"))
 
     def set_endpoint_image(self, key: str, uint8, name: str) -> None:
         if self.model is None:
             return
         from .pixmaps import as_uint8
 
-        self._run_endpoint(key, _encode_image_job(self.model, as_uint8(uint8), name))
+        self._run_endpoint(key, _endpoint_job(self.model, as_uint8(uint8), name))
 
     def set_endpoint_file(self, key: str, path: str | Path) -> None:
         model = self.model
         if model is None:
             return
         path = Path(path)
-
-        def job() -> Endpoint:
-            from models.intake import load_image
-
-            img = load_image(path)
-            return _encode_image_job(model, img.uint8.numpy()[0], path.name)()
-        self._run_endpoint(key, job)
+        self._run_endpoint(key, _endpoint_job(model, path, path.name))
 
     def _run_endpoint(self, key: str, job: Callable[[], Endpoint]) -> None:
-        old = self._endpoint_tickets.get(key)
-        if old:
-            old.cancel()
         self.status.setText(f"Setting endpoint {key}…")
         model = self.model
 
@@ -290,7 +279,7 @@ class InterpolationPanel(QWidget):
             self.thumbs[key].set_image(ep.image)
             self.end_labels[key].setText(f"{key}: {ep.label}")
             self.recompute()
-        self._endpoint_tickets[key] = run_in_background(job, done, self._fail, owner=self)
+        self.executor.submit(f"interpolation:{key}", job, done, self._fail, owner=self)
 
     def _fail(self, msg: str) -> None:
         self.status.setText(f"⚠ {msg}")
@@ -302,8 +291,6 @@ class InterpolationPanel(QWidget):
         if a is None or b is None or model is None:
             self._update_enabled()
             return
-        if self._frames_ticket:
-            self._frames_ticket.cancel()
         steps, method = int(self.steps.value()), str(self.method.currentData())
 
         def job():
@@ -313,8 +300,9 @@ class InterpolationPanel(QWidget):
             from models.imaging import to_uint8
 
             zs = interpolation.path(torch.from_numpy(a.z), torch.from_numpy(b.z), steps, method)
-            frames = interpolation.frames(model, zs[0], zs[-1], steps, method)
-            return zs.numpy(), to_uint8(frames)
+            with torch.no_grad():
+                frames = to_uint8(interpolation.frames(model, zs[0], zs[-1], steps, method))
+            return zs.numpy(), np.stack([display_image(f) for f in frames])
 
         def done(res) -> None:
             if model is not self.model:
@@ -330,7 +318,7 @@ class InterpolationPanel(QWidget):
             self.status.setText(f"{n} frames, {method}: {a.label} → {b.label}")
             self._update_enabled()
             self.framesReady.emit(n)
-        self._frames_ticket = run_in_background(job, done, self._fail, owner=self)
+        self.executor.submit("interpolation", job, done, self._fail, owner=self)
 
     def _show_frame(self, i: int) -> None:
         if self.frames is None or not len(self.frames):
@@ -420,9 +408,10 @@ class InterpolationPanel(QWidget):
                 save_gif(list(self.frames), path, fps=float(self.fps.value()), scale=4,
                          boomerang=self.bounce.isChecked())
             else:
-                import torch
+                from models.imaging import from_uint8
 
-                save_strip(torch.from_numpy(self.frames).float().div(255.0).unsqueeze(1), path, scale=2)
+                chw = self.frames[:, None] if self.frames.ndim == 3 else self.frames.transpose(0, 3, 1, 2)
+                save_strip(from_uint8(chw), path, scale=2)
         except OSError as exc:
             self._fail(f"could not write {path.name}: {exc.strerror or exc}")
             return None

@@ -10,8 +10,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from .background import Ticket, run_in_background
-from .pixmaps import pixmap_gray
+from .pixmaps import pixmap
 
 #: ten distinguishable colours (Tableau 10), one per Fashion-MNIST class
 PALETTE = [(78, 121, 167), (242, 142, 43), (225, 87, 89), (118, 183, 178), (89, 161, 79),
@@ -33,14 +32,14 @@ class LatentMapWidget(QWidget):
     mapReady = Signal(int)
     message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, executor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         import pyqtgraph as pg
 
+        self.executor = executor
         self.setObjectName("LatentMap")
         self.model = None
         self.map = None                      # models.latent_map.LatentMap
-        self._ticket: Ticket | None = None
         self._current_z: np.ndarray | None = None
         self.markers: list[tuple[str, np.ndarray, str | None]] = []
         self.hovered: int | None = None
@@ -103,8 +102,7 @@ class LatentMapWidget(QWidget):
 
     def rebuild(self) -> None:
         """Encode the subset with the model and project it (in the background)."""
-        if self._ticket:
-            self._ticket.cancel()
+        self.executor.cancel("latent-map")
         self.scatter.clear()
         self.thumb.hide()
         model = self.model
@@ -122,7 +120,7 @@ class LatentMapWidget(QWidget):
         def done(lm) -> None:
             if model is self.model:
                 self._set_map(lm)
-        self._ticket = run_in_background(job, done, self._fail, owner=self)
+        self.executor.submit("latent-map", job, done, self._fail, owner=self)
 
     def _fail(self, msg: str) -> None:
         self.status.setText(f"⚠ {msg}")
@@ -240,7 +238,7 @@ class LatentMapWidget(QWidget):
         lm = self.map
         self.hovered = index
         cls = lm.classes[lm.labels[index]] if 0 <= lm.labels[index] < len(lm.classes) else "?"
-        self.thumb.setPixmap(pixmap_gray(lm.images[index], 3))
+        self.thumb.setPixmap(pixmap(lm.images[index], 3))
         self.thumb.setToolTip(cls)
         self.thumb.setText("")
         self.thumb.adjustSize()

@@ -1,43 +1,58 @@
-"""The main window: canvas in the middle, docks around it, menus, status bar.
+"""The main window, and the composition root of the app: it builds every part and wires them.
 
 How the parts talk (no view talks to another view)::
 
-    sliders / sampling grid / issue-5 panels ──► ExplorerState ──values_changed──► RenderWorker
-                                                     ▲                                  │ (own thread)
-                                                     └──── post_frame ◄── Canvas ◄── frame_ready
+    sliders / sampling grid / panels ──► ExplorerState ──values_changed──► ModelExecutor
+                                              ▲                                  │ (own thread)
+                                              └──── post_frame ◄── Canvas ◄── frame_ready
 
-Adding a dock (issue 5 and later) is local: write a ``QDockWidget`` that takes ``(state, worker)``,
-then add one line to :meth:`MainWindow.create_docks` (``self.add_dock("key", Dock(...), area)``).
-It appears in the View menu by itself.  Subscribe to ``state.model_changed`` / ``values_changed`` /
-``frame_rendered``; run torch through ``worker.submit(key, fn, on_done, on_error)`` (serialised with
-rendering, latest per key wins) or any other background runner — never on the GUI thread.
-
-Drops are handled in one place, :meth:`MainWindow.handle_drop`: every dropped local file is offered to
-the drop handlers registered with :meth:`register_drop_handler` (suffixes -> callable(path)).
-Checkpoints (.safetensors, .pt, .pth, .ckpt) open a model; register image suffixes to score images.
+* one :class:`~explorer.app.model_executor.ModelExecutor` owns every call into the model (frames,
+  panels, loading, device moves, the out-of-memory fallback);
+* docks come from one table, :data:`DOCKS` (key, factory, area, tab partner), built the same way;
+* actions are made once in :meth:`MainWindow.create_actions` and held as attributes; menus are built
+  from those objects (never looked up by their text);
+* files reach the window through one :class:`~explorer.app.drop_router.DropRouter` (drops, paste,
+  dialogs); recent files, the device menu and the frame statistics are objects of their own.
 """
 from __future__ import annotations
 
 import os
-import time
-from collections import deque
 from pathlib import Path
-from typing import Callable, Iterable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget)
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
 from ..memory import limit_malloc_arenas
+from . import window_files
 from .canvas import Canvas
+from .desktop import LayoutKeeper
+from .device_menu import DeviceMenu
+from .docks import InterpolationDock, LatentMapDock, ScoreDock
+from .drop_router import DropRouter, paths_of
+from .frame_stats import FrameStats
 from .latent_dock import LatentDock
-from .render_worker import RenderWorker
+from .latent_history import LatentHistory
+from .model_executor import ModelExecutor
+from .recent_files import RecentFiles
 from .sampling_panel import SamplingPanel
 from .state import ExplorerState, Frame, LoadedModel
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
-MAX_RECENT = 8
 SETTINGS_ENV = "LATENT_EXPLORER_SETTINGS"
+#: most images taken from one dropped .npy array
+MAX_ARRAY_IMAGES = 64
+_LEFT, _RIGHT, _BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
+                          Qt.DockWidgetArea.BottomDockWidgetArea)
+
+#: every dock: (key, attribute on the window, factory(state, executor, window), area, tabbed with)
+DOCKS = (
+    ("latent", "latent_dock", lambda s, e, w: LatentDock(s, w), _LEFT, None),
+    ("sampling", "sampling_panel", lambda s, e, w: SamplingPanel(s, e, w), _RIGHT, None),
+    ("score", "score_dock", lambda s, e, w: ScoreDock(s, e, w), _RIGHT, "sampling"),
+    ("latent-map", "map_dock", lambda s, e, w: LatentMapDock(s, e, w), _BOTTOM, None),
+    ("interpolation", "interpolation_dock", lambda s, e, w: InterpolationDock(s, e, w), _BOTTOM, "latent-map"),
+)
 
 
 def app_settings() -> QSettings:
@@ -56,53 +71,48 @@ class MainWindow(QMainWindow):
     def __init__(self, state: ExplorerState | None = None, *, settings: QSettings | None = None,
                  device: str = "auto", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        limit_malloc_arenas()  # before the worker threads start: keeps a long session's memory flat
+        limit_malloc_arenas()  # before the executor thread starts: keeps a long session's memory flat
         self.state = state or ExplorerState(self)
         self.settings = settings or app_settings()
         self.requested_device = device
-        self.worker = RenderWorker(self)
-        # first job: import torch (via models) on the worker while this thread builds the window
-        self.worker.submit("devices", _available_devices, self._set_devices)
+        self.executor = ModelExecutor(self)
+        self.executor.oom_fallback = self._oom_fallback
         self.last_error = ""
         self.last_render_error = ""
         self.docks: dict[str, QDockWidget] = {}
-        self._drop_handlers: list[tuple[tuple[str, ...], Callable[[Path], object], str]] = []
-        self._frame_times: deque[float] = deque(maxlen=120)
-        self._last_frame_ms = 0.0
-        self._pending_frame: Frame | None = None
+        self.frame_stats = FrameStats()
         self._loading: str | None = None
-        self._devices = ["cpu"]
 
         self.setWindowTitle("Latent Explorer")
         self.resize(1100, 720)
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
-
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
-        self.create_actions()
+        self.history = LatentHistory(self.state, self)
+        self.router = DropRouter(self._refuse_file)
         self.create_docks()
+        self.create_actions()
         self.create_menus()
         self.create_status_bar()
-        self.register_drop_handler(CHECKPOINT_SUFFIXES, self.open_model, "open the checkpoint")
+        self.devices = DeviceMenu(self.device_menu, self.move_to_device)
+        self.executor.submit("devices", _available_devices, self.devices.set_devices)
+        self._register_files()
+        self._connect()
+        self.layout_keeper = LayoutKeeper(self, self.settings)
+        self.layout_keeper.on_close.append(self._closing)
+        if not self.layout_keeper.restore():
+            QTimer.singleShot(0, self._default_sizes)
 
-        self.state.values_changed.connect(self._request_frame)
-        self.state.model_changed.connect(self._model_changed)
-        self.state.device_changed.connect(self._device_changed)
-        self.state.message.connect(self._say)
-        self.worker.frame_ready.connect(self._frame_ready)
-        self.worker.frame_failed.connect(self._frame_failed)
-        self.worker.job_failed.connect(lambda key, msg: self._say(f"{key} failed: {msg}"))
-        self.canvas.shown.connect(self._frame_shown)
-        from .analysis_docks import install as install_analysis_docks
-        install_analysis_docks(self)  # issue 5: score / latent map / interpolation docks, undo, image drops
-
-    # ================================================================== docks
+    # ================================================================== parts
     def create_docks(self) -> None:
-        """Every dock of the window.  Issue 5 and later: add one line per new dock here."""
-        self.latent_dock = self.add_dock("latent", LatentDock(self.state, self), Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.sampling_panel = self.add_dock("sampling", SamplingPanel(self.state, self.worker, self),
-                                            Qt.DockWidgetArea.RightDockWidgetArea)
+        for key, attr, factory, area, tab_with in DOCKS:
+            setattr(self, attr, self.add_dock(key, factory(self.state, self.executor, self), area, tab_with))
+        self.score_dock.raise_()
+        self.map_dock.raise_()
+        # the right-hand docks (Score, Sampling) run the full height; map and interpolation sit below
+        self.setCorner(Qt.Corner.BottomRightCorner, _RIGHT)
+        self.setCorner(Qt.Corner.TopRightCorner, _RIGHT)
 
     def add_dock(self, key: str, dock: QDockWidget, area: Qt.DockWidgetArea,
                  tabify_with: str | None = None) -> QDockWidget:
@@ -113,13 +123,10 @@ class MainWindow(QMainWindow):
         if tabify_with and tabify_with in self.docks:
             self.tabifyDockWidget(self.docks[tabify_with], dock)
         self.docks[key] = dock
-        if hasattr(self, "panels_menu"):
-            self.panels_menu.addAction(dock.toggleViewAction())
         return dock
 
-    # ================================================================== actions and menus
     def make_action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        """A window-wide action (listed by Help → Keyboard Shortcuts); docks add theirs with this too."""
+        """A window-wide action (listed by Help → Keyboard Shortcuts)."""
         a = QAction(text, self)
         if shortcut is not None:
             a.setShortcut(QKeySequence(shortcut))
@@ -131,13 +138,28 @@ class MainWindow(QMainWindow):
         return a
 
     def create_actions(self) -> None:
-        act = self.make_action
-
-        S = QKeySequence.StandardKey
+        act, S = self.make_action, QKeySequence.StandardKey
+        score, interp = self.score_dock.panel, self.interpolation_dock.panel
         self.open_action = act("&Open Checkpoint…", self.open_dialog, S.Open, "Open a .safetensors checkpoint")
-        self.save_image_action = act("&Save Image As…", self.save_image_dialog, S.Save,
+        self.score_images_action = act("Score &Images…", score._open_dialog, "Ctrl+I",
+                                       "Pick image files to encode and score")
+        self.save_image_action = act("&Save Image As…", lambda: window_files.save_image_dialog(self), S.Save,
                                      "Save the current image as PNG")
+        self.save_latent_action = act("Save &Latent State…", lambda: window_files.save_latent_dialog(self),
+                                      "Ctrl+Shift+S", "Save the current point (z and slider values) as JSON")
+        self.load_latent_action = act("L&oad Latent State…", lambda: window_files.load_latent_dialog(self),
+                                      "Ctrl+Shift+O", "Go to a point saved as JSON")
         self.quit_action = act("&Quit", self.close, S.Quit)
+        self.undo_action = self.history.stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(S.Undo)
+        self.redo_action = self.history.stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(S.Redo)
+        for a in (self.undo_action, self.redo_action):
+            self.addAction(a)
+        self.copy_image_action = act("&Copy Image", lambda: window_files.copy_canvas(self), S.Copy,
+                                     "Copy the current image to the clipboard")
+        self.paste_action = act("&Paste Image", self.paste, S.Paste,
+                                "Score an image (or open a checkpoint) from the clipboard")
         self.reset_action = act("&Reset Sliders", self.state.reset, "R", "All sliders to zero (R)")
         self.randomize_action = act("Rando&mize", lambda: self.state.randomize(), "Ctrl+R",
                                     "A random point from the prior (Ctrl+R)")
@@ -145,39 +167,37 @@ class MainWindow(QMainWindow):
                                      "Next seed; its first sample becomes current (N)")
         self.show_all_action = act("Show &All Directions", lambda: self.latent_dock.toggle_all(), "A",
                                    "Show or hide the weaker directions (A)")
+        self.play_action = act("&Play/Pause Interpolation", lambda: interp.play_button.toggle(), "P",
+                               "Play or pause the interpolation (P)")
         self.reset_zoom_action = act("Reset &Zoom", self.canvas.reset_zoom, "Ctrl+0", "Fit the image (Ctrl+0)")
         self.shortcuts_action = act("&Keyboard Shortcuts", self.show_shortcuts, S.HelpContents)
         self.about_action = act("&About Latent Explorer", self.show_about)
 
     def create_menus(self) -> None:
         mb = self.menuBar()
-        file_menu = mb.addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self._fill_recent_menu()
-        file_menu.addAction(self.save_image_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-
-        latent_menu = mb.addMenu("&Latent")
-        for a in (self.reset_action, self.randomize_action, self.new_sample_action, self.show_all_action):
-            latent_menu.addAction(a)
-
+        self.file_menu = mb.addMenu("&File")
+        self.file_menu.addAction(self.open_action)
+        self.recent = RecentFiles(self.settings, self.file_menu.addMenu("Open &Recent"), self.open_model)
+        self.recent_menu = self.recent.menu
+        for a in (self.save_image_action, None, self.score_images_action, self.save_latent_action,
+                  self.load_latent_action, None, self.quit_action):
+            self.file_menu.addSeparator() if a is None else self.file_menu.addAction(a)
+        self.edit_menu = mb.addMenu("&Edit")
+        for a in (self.undo_action, self.redo_action, None, self.copy_image_action, self.paste_action):
+            self.edit_menu.addSeparator() if a is None else self.edit_menu.addAction(a)
+        self.latent_menu = mb.addMenu("&Latent")
+        for a in (self.reset_action, self.randomize_action, self.new_sample_action, self.show_all_action,
+                  None, self.play_action):
+            self.latent_menu.addSeparator() if a is None else self.latent_menu.addAction(a)
         self.device_menu = mb.addMenu("&Device")
-        self.device_group = QActionGroup(self)
-        self.device_group.setExclusive(True)
-        self._fill_device_menu()
-
-        view_menu = mb.addMenu("&View")
-        view_menu.addAction(self.reset_zoom_action)
-        self.panels_menu = view_menu.addMenu("&Panels")
+        self.view_menu = mb.addMenu("&View")
+        self.view_menu.addAction(self.reset_zoom_action)
+        self.panels_menu = self.view_menu.addMenu("&Panels")
         for dock in self.docks.values():
             self.panels_menu.addAction(dock.toggleViewAction())
-
-        help_menu = mb.addMenu("&Help")
-        help_menu.addAction(self.shortcuts_action)
-        help_menu.addAction(self.about_action)
+        self.help_menu = mb.addMenu("&Help")
+        self.help_menu.addAction(self.shortcuts_action)
+        self.help_menu.addAction(self.about_action)
 
     def create_status_bar(self) -> None:
         sb = self.statusBar()
@@ -192,117 +212,91 @@ class MainWindow(QMainWindow):
         self._stats_timer.timeout.connect(self._update_frame_label)
         self._stats_timer.start()
 
+    def _register_files(self) -> None:
+        from models.intake import ARRAY_SUFFIXES, IMAGE_SUFFIXES
+
+        self.router.register(IMAGE_SUFFIXES, self.score_file, "score the image")
+        self.router.register(ARRAY_SUFFIXES, self.score_array, "score the images of an array")
+        self.router.register(CHECKPOINT_SUFFIXES, self.open_model, "open the checkpoint")
+
+    def _connect(self) -> None:
+        st, ex = self.state, self.executor
+        st.values_changed.connect(self._request_frame)
+        st.model_changed.connect(self._model_changed)
+        st.device_changed.connect(self._device_changed)
+        st.message.connect(self._say)
+        ex.frame_ready.connect(self._frame_ready)
+        ex.frame_failed.connect(self._frame_failed)
+        ex.job_failed.connect(lambda key, msg: self._say(f"{key} failed: {msg}"))
+        ex.fell_back.connect(self._fell_back)
+        self.canvas.shown.connect(self._frame_shown)
+        score, lmap, interp = self.score_dock.panel, self.map_dock.panel, self.interpolation_dock.panel
+
+        def scored(item) -> None:      # scored images become map markers and interpolation endpoints
+            if item.z is not None:
+                lmap.add_marker(item.name, item.z, item.verdict)
+            if item.image is not None:
+                interp.add_dropped_image(item.name, item.image)
+        score.imageScored.connect(scored)
+        st.model_changed.connect(lambda _l: interp.dropped.clear())
+        st.model_changed.connect(self._seal_undo_on_release)
+
     # ================================================================== opening models
     def open_dialog(self) -> None:
         start = self.settings.value("last_dir", str(Path.home()))
+        patterns = " ".join(f"*{s}" for s in CHECKPOINT_SUFFIXES)
         path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", str(start),
-                                              "Checkpoints (*.safetensors *.pt *.pth *.ckpt);;All files (*)")
+                                              f"Checkpoints ({patterns});;All files (*)")
         if path:
             self.settings.setValue("last_dir", str(Path(path).parent))
             self.open_model(path)
 
     def open_model(self, path: str | os.PathLike) -> None:
-        """Load a checkpoint on the worker; on success it becomes current, on failure the open model
+        """Load a checkpoint on the executor; on success it becomes current, on failure the open model
         stays and the error is shown.  ``model_load_finished(ok, message)`` tells when it is done."""
         path = Path(path).expanduser()
-        device = self.requested_device
-        if self.state.loaded is not None:
-            device = self.state.loaded.device  # keep the device the user chose
+        device = self.state.loaded.device if self.state.loaded is not None else self.requested_device
         self._loading = str(path)
         self._say(f"Opening {path.name}…")
-        self.model_label.setText(f"opening {path.name}…")  # stays until the load ends (a GAN's
-        # directions are computed on opening and can take a while on a slow CPU)
+        self.model_label.setText(f"opening {path.name}…")  # stays until the load ends
         if self.state.loaded is None:
             self.canvas.set_overlay(f"Opening {path.name}…")
-        self.worker.submit("load", lambda: LoadedModel.load(path, device),
-                           lambda loaded: self._loaded(loaded), lambda msg: self._load_failed(path, msg))
+        self.executor.submit("load", lambda: LoadedModel.load(path, device),
+                             self._loaded, lambda msg: self._load_failed(path, msg))
 
     def _loaded(self, loaded: LoadedModel) -> None:
         self._loading = None
         self.state.set_model(loaded)
         if loaded.path is not None:
-            self._add_recent(loaded.path)
+            self.recent.add(loaded.path)
         self.model_load_finished.emit(True, f"Opened {loaded.title}")
 
     def _load_failed(self, path: Path, message: str) -> None:
         self._loading = None
-        kept_model = self.state.loaded
-        self.model_label.setText(f"{kept_model.family.upper()} · {kept_model.latent_dim}-d latent"
-                                 if kept_model is not None else "no model")
-        text = f"Could not open {path.name}: {message}"
         kept = self.state.loaded
-        extra = f"\n\n{kept.name} stays open." if kept is not None else ""
-        self.show_error("Could not open checkpoint", text + extra)
+        self.model_label.setText(kept.summary if kept is not None else "no model")
+        # checkpoint errors name the file already; say it once
+        text = f"Could not open {message}" if message.startswith(path.name) else \
+            f"Could not open {path.name}: {message}"
+        self.show_error("Could not open checkpoint", text + (f"\n\n{kept.name} stays open." if kept else ""))
         if kept is None:
-            self.canvas.set_overlay(text + "\n\n" + "Open another checkpoint with File → Open (Ctrl+O).",
-                                    error=True)
+            self.canvas.set_overlay(text + "\n\nOpen another checkpoint with File → Open (Ctrl+O).", error=True)
         self.model_load_finished.emit(False, text)
 
     def _model_changed(self, loaded: LoadedModel) -> None:
         self.setWindowTitle(f"{loaded.title} — Latent Explorer")
         self.setWindowFilePath(str(loaded.path) if loaded.path else "")
-        self.model_label.setText(f"{loaded.family.upper()} · {loaded.latent_dim}-d latent")
-        self._set_devices(loaded.devices)
+        self.model_label.setText(loaded.summary)
+        self.devices.set_devices(loaded.devices)
         self._device_changed(loaded.device)
         self._say(f"Opened {loaded.title}")
 
-    # ================================================================== recent files
     def recent_files(self) -> list[str]:
-        value = self.settings.value("recent_files", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
-
-    def _add_recent(self, path: Path) -> None:
-        p = str(Path(path).resolve())
-        files = [p] + [f for f in self.recent_files() if f != p]
-        self.settings.setValue("recent_files", files[:MAX_RECENT])
-        self.settings.sync()
-        self._fill_recent_menu()
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        files = self.recent_files()
-        for i, f in enumerate(files):
-            a = self.recent_menu.addAction(f"&{i + 1} {Path(f).name}")
-            a.setToolTip(f)
-            a.setStatusTip(f)
-            a.triggered.connect(lambda _=False, f=f: self.open_model(f))
-        if files:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear Recent", self._clear_recent)
-        else:
-            self.recent_menu.addAction("(none yet)").setEnabled(False)
-
-    def _clear_recent(self) -> None:
-        self.settings.setValue("recent_files", [])
-        self._fill_recent_menu()
+        return self.recent.files()
 
     # ================================================================== devices
-    def _set_devices(self, devices: list[str]) -> None:
-        if list(devices) != self._devices:
-            self._devices = list(devices)
-            self._fill_device_menu()
-
-    def _fill_device_menu(self) -> None:
-        for a in self.device_group.actions():
-            self.device_group.removeAction(a)
-        self.device_menu.clear()
-        current = self.state.loaded.device if self.state.loaded is not None else None
-        for name in self._devices:
-            a = self.device_menu.addAction(name.upper() if name == "cpu" else name)
-            a.setData(name)
-            a.setCheckable(True)
-            a.setChecked(_same_device(name, current))
-            a.setStatusTip(f"Move the model to {name}")
-            a.triggered.connect(lambda _=False, name=name: self.move_to_device(name))
-            self.device_group.addAction(a)
-
-    def device_actions(self) -> dict[str, QAction]:
-        return {a.data(): a for a in self.device_group.actions()}
-
     def move_to_device(self, device: str) -> None:
-        """Move the open model to ``device`` (on the worker: no frame is rendered mid-move)."""
+        """Move the open model to ``device``: a control job, so no other job runs mid-move."""
         loaded = self.state.loaded
         if loaded is None:
             self.requested_device = device
@@ -313,8 +307,23 @@ class MainWindow(QMainWindow):
             return str(loaded.model.device)
 
         self._say(f"Moving the model to {device}…")
-        self.worker.submit("device", move, self._moved,
-                           lambda msg: self.show_error("Could not change device", f"{device}: {msg}"))
+        self.executor.submit("device", move, self._moved,
+                             lambda msg: self.show_error("Could not change device", f"{device}: {msg}"))
+
+    def _oom_fallback(self) -> str | None:
+        """On the executor thread, after a job ran out of GPU memory: move the model to the CPU."""
+        from .rendering import free_gpu_memory
+
+        loaded = self.state.loaded
+        if loaded is None or loaded.device.startswith("cpu"):
+            return None
+        free_gpu_memory()
+        loaded.model.to("cpu")
+        return "The GPU ran out of memory; the model now runs on the CPU"
+
+    def _fell_back(self, note: str) -> None:
+        self._moved("cpu")
+        self.show_error("Moved to the CPU", note)
 
     def _moved(self, device: str) -> None:
         self.requested_device = device
@@ -323,32 +332,29 @@ class MainWindow(QMainWindow):
 
     def _device_changed(self, device: str) -> None:
         self.device_label.setText(f"device: {device}")
-        for a in self.device_group.actions():
-            a.setChecked(_same_device(a.data(), device))
+        self.devices.check(device)
+
+    def device_actions(self) -> dict[str, QAction]:
+        return self.devices.actions()
 
     # ================================================================== rendering
     def _request_frame(self, values) -> None:
         loaded = self.state.loaded
         if loaded is not None:
-            self.worker.request_frame(loaded, values, self.state.token, self.state.requested_at)
+            self.executor.request_frame(loaded, values, self.state.token, self.state.requested_at)
 
     def _frame_ready(self, frame: Frame) -> None:
         if frame.model is not self.state.loaded:
             return  # rendered for a model that is no longer open
         self.canvas.set_overlay(None)
+        self.frame_stats.expect(frame)     # before set_image: the canvas may paint inside it
         self.canvas.set_image(frame.image, frame.token)
-        frame.shown_at = time.perf_counter()
-        self._pending_frame = frame
         self.state.post_frame(frame)
-        if frame.note:  # e.g. the GPU ran out of memory and the worker moved the model to the CPU
-            self._moved(frame.model.device)
-            self.show_error("Rendering moved to the CPU", frame.note)
 
     def _frame_shown(self, token: int) -> None:
-        f = self._pending_frame
-        if f is not None and f.token == token:
-            self._last_frame_ms = (self.canvas.painted_at - f.requested_at) * 1000.0
-            self._frame_times.append(self.canvas.painted_at)
+        f = self.frame_stats._pending
+        if self.frame_stats.shown(token, self.canvas.painted_at) and f is not None:
+            f.shown_at = self.canvas.painted_at
 
     def _frame_failed(self, message: str) -> None:
         self.last_render_error = message
@@ -356,50 +362,63 @@ class MainWindow(QMainWindow):
         self._say(f"Rendering failed: {message}")
 
     def fps(self) -> float:
-        now = time.perf_counter()
-        recent = [t for t in self._frame_times if now - t <= 1.0]
-        return float(len(recent))
+        return self.frame_stats.fps()
 
     def _update_frame_label(self) -> None:
-        if self._frame_times:
-            fps = self.fps()
-            self.frame_label.setText(f"frame {self._last_frame_ms:.1f} ms" + (f" · {fps:.0f} fps" if fps else ""))
+        text = self.frame_stats.text()
+        if text is not None:
+            self.frame_label.setText(text)
 
-    # ================================================================== drag and drop
-    def register_drop_handler(self, suffixes: Iterable[str], handler: Callable[[Path], object],
-                              description: str = "") -> None:
-        """Files ending in one of ``suffixes`` dropped on the window go to ``handler(path)``.
-        Later registrations win over earlier ones for the same suffix."""
-        self._drop_handlers.insert(0, (tuple(s.lower() for s in suffixes), handler, description))
-
-    def drop_handler_for(self, path: Path) -> Callable[[Path], object] | None:
-        name = path.name.lower()
-        for suffixes, handler, _ in self._drop_handlers:
-            if name.endswith(suffixes):
-                return handler
-        return None
-
+    # ================================================================== files: drops, paste, scoring
     def handle_drop(self, paths: list[Path]) -> bool:
-        """The one place drops are routed (override or register handlers).  Returns True if any
-        path was taken."""
-        taken = False
-        for p in paths:
-            handler = self.drop_handler_for(p)
-            if handler is None:
-                known = sorted({s for suffixes, _, _ in self._drop_handlers for s in suffixes})
-                self.show_error("Cannot open this file",
-                                f"{p.name}: not a file the explorer opens (it takes {', '.join(known)}).")
-                continue
-            handler(p)
-            taken = True
-        return taken
+        """Route dropped or pasted files (checkpoints open, images and arrays are scored)."""
+        return self.router.route(paths)
+
+    def _refuse_file(self, path: Path, accepted: list[str]) -> None:
+        self.show_error("Cannot open this file",
+                        f"{path.name}: not a file the explorer opens (it takes {', '.join(accepted)}).")
+
+    def score_file(self, path: Path) -> None:
+        self.score_dock.panel.add_files([path])
+        self.score_dock.show()
+        self.score_dock.raise_()
+
+    def score_array(self, path: Path) -> None:
+        """Each image of an array file becomes a row (the file is read on the executor)."""
+        loaded = self.state.loaded
+        if loaded is None:
+            self._say("Open a model before scoring images")
+            return
+        from models.intake import take_in
+
+        shape = tuple(loaded.model.image_shape)
+
+        def done(results) -> None:
+            for i, r in enumerate(results):
+                self.score_dock.panel.add_image(f"{path.name}[{i}]", r)
+            self.score_dock.show()
+            self.score_dock.raise_()
+        self.executor.submit(f"intake:{path}", lambda: take_in(path, image_shape=shape, max_images=MAX_ARRAY_IMAGES),
+                             done, lambda msg: self.show_error("Cannot score this array", msg))
+
+    def paste(self) -> None:
+        md = QGuiApplication.clipboard().mimeData()
+        paths = paths_of(md)
+        if paths:
+            self.handle_drop(paths)            # image files are scored, checkpoints open
+        elif md is not None and md.hasImage():
+            self.score_dock.panel.paste()
+            self.score_dock.show()
+            self.score_dock.raise_()
+        else:
+            self._say("The clipboard holds no image or file")
 
     @staticmethod
     def _paths_of(mime) -> list[Path]:
-        return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        return paths_of(mime)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if self._paths_of(event.mimeData()):
+        if paths_of(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -408,16 +427,16 @@ class MainWindow(QMainWindow):
         self.dragEnterEvent(event)
 
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
-        paths = self._paths_of(event.mimeData())
+        paths = paths_of(event.mimeData())
         if paths:
             event.acceptProposedAction()
             self.handle_drop(paths)
         else:
             event.ignore()
 
-    # ================================================================== messages and dialogs
+    # ================================================================== messages, dialogs, closing
     def _say(self, text: str) -> None:
-        self.statusBar().showMessage(text, 8000)
+        window_files.say(self, text)
 
     def show_error(self, title: str, text: str) -> None:
         """Status bar + a non-blocking message box; the app carries on."""
@@ -428,36 +447,6 @@ class MainWindow(QMainWindow):
         box.setObjectName("error-box")
         box.open()
 
-    def save_image_dialog(self) -> None:
-        img = self.canvas.image()
-        if img is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save image", "latent.png", "PNG images (*.png)")
-        if path:
-            self.save_image(path)
-
-    def save_image(self, path: str | os.PathLike, scale: int = 8) -> None:
-        from .sampling_panel import thumbnail
-
-        from PySide6.QtCore import QBuffer, QByteArray, QIODevice
-
-        from models.checkpoint import atomic_write_bytes
-
-        img = self.canvas.image()
-        if img is None:
-            raise ValueError("no image to save yet")
-        data = QByteArray()
-        buf = QBuffer(data)
-        buf.open(QIODevice.OpenModeFlag.WriteOnly)
-        try:
-            if not thumbnail(img, scale).save(buf, "PNG"):
-                raise OSError("the PNG could not be encoded")
-            atomic_write_bytes(path, bytes(data.data()))  # the old file stays intact if this fails
-        except OSError as exc:
-            self.show_error("Could not save image", f"Could not write {path}: {exc.strerror or exc}")
-        else:
-            self._say(f"Saved {path}")
-
     def show_shortcuts(self) -> None:
         rows = [(a.text().replace("&", ""), a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
                 for a in self.actions() if not a.shortcut().isEmpty()]
@@ -467,13 +456,27 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About Latent Explorer",
-                          "Latent Explorer: drag through a VAE's or GAN's latent space and watch the "
-                          "decoded image change live.")
+                          "Latent Explorer: drag through a generative model's latent space and watch the "
+                          "decoded image change live; drop an image to see its code, likelihood and verdict.")
 
-    # ================================================================== closing
+    def _seal_undo_on_release(self, _loaded) -> None:   # a drag ends when its slider is released
+        for s in self.latent_dock.sliders:
+            if hasattr(s, "sliderReleased"):
+                s.sliderReleased.connect(self.history.seal)
+
+    def _default_sizes(self) -> None:
+        """First run: a canvas of a useful size, the score details readable, the map a strip below."""
+        h, w = max(self.height(), 600), max(self.width(), 900)
+        self.resizeDocks([self.map_dock], [int(h * 0.34)], Qt.Orientation.Vertical)
+        self.resizeDocks([self.score_dock], [int(w * 0.40)], Qt.Orientation.Horizontal)
+
+    def _closing(self) -> None:
+        self.score_dock.panel.clear()        # cancel scoring; the running job ends at its next stage
+        self.interpolation_dock.panel.set_playing(False)
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._stats_timer.stop()
-        self.worker.stop()
+        self.executor.stop()
         super().closeEvent(event)
 
 
@@ -481,10 +484,3 @@ def _available_devices() -> list[str]:
     import models
 
     return models.available_devices()
-
-
-def _same_device(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return False
-    norm = lambda d: d if ":" in d or d in ("cpu", "mps") else f"{d}:0"  # noqa: E731
-    return norm(str(a)) == norm(str(b))

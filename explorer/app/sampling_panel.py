@@ -14,7 +14,9 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QGridLayout, QPushButton,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from .render_worker import RenderWorker
+from .model_executor import ModelExecutor
+from .pixmaps import pixmap
+from .rendering import display_image
 from .state import ExplorerState, LoadedModel
 
 GRID_ROWS = 3
@@ -34,25 +36,24 @@ def draw_grid(loaded: LoadedModel, n: int, temperature: float, seed: int) -> Sam
     """Runs on the worker: ``n`` prior samples as pixels and slider values."""
     import torch
 
+    from models.imaging import to_uint8
+
     model = loaded.model
     z = model.prior_z(n, temperature=temperature, seed=seed)
-    imgs = model.decode(z)[:, 0].clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
+    with torch.no_grad():
+        imgs = np.stack([display_image(a) for a in to_uint8(model.decode(z))])
     zs = z.detach().float().cpu().numpy()
     values = np.stack([loaded.values_from_z(zi) for zi in zs])
     return SampleGrid(images=imgs, values=values, seed=seed, temperature=temperature)
 
 
 def thumbnail(image: np.ndarray, scale: int = THUMB_SCALE) -> QPixmap:
-    """(H, W) uint8 -> a crisp (nearest-neighbour) pixmap."""
-    a = np.ascontiguousarray(image)
-    h, w = a.shape
-    qimg = QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(qimg.scaled(w * scale, h * scale, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                         Qt.TransformationMode.FastTransformation))
+    """(H, W) or (H, W, 3) uint8 -> a crisp (nearest-neighbour) pixmap."""
+    return pixmap(image, scale)
 
 
 class SamplingPanel(QDockWidget):
-    def __init__(self, state: ExplorerState, worker: RenderWorker, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ExplorerState, worker: ModelExecutor, parent: QWidget | None = None) -> None:
         super().__init__("Sampling", parent)
         self.setObjectName("sampling-dock")
         self.state = state

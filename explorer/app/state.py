@@ -63,6 +63,15 @@ class LoadedModel:
         return str(self.model.device)
 
     @property
+    def summary(self) -> str:
+        """What the status bar shows: the kind of model and its latent size ("β-VAE (β=4) · 16-d latent")."""
+        kind = self.family.upper()
+        beta = float(getattr(self.model, "config", {}).get("beta", 1.0) or 1.0) if self.family == "vae" else 1.0
+        if beta != 1.0:
+            kind = f"β-VAE (β={beta:g})"
+        return f"{kind} · {self.latent_dim}-d latent"
+
+    @property
     def title(self) -> str:
         """What the window title shows: the model's name and its file."""
         if self.path is None:
@@ -102,7 +111,7 @@ class LoadedModel:
 class Frame:
     """One rendered image and where it came from."""
 
-    image: np.ndarray = field(repr=False)  # (H, W) uint8, what the canvas shows
+    image: np.ndarray = field(repr=False)  # (H, W) or (H, W, 3) uint8, what the canvas shows
     values: np.ndarray               # slider values it was rendered for
     token: int                       # the state's request counter when it was asked for
     requested_at: float              # time.perf_counter() when the values changed

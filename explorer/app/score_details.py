@@ -1,0 +1,232 @@
+"""The details of one scored image: what the model sees, its reconstruction, the numbers and why.
+
+* the image as the model sees it after intake, with the intake steps, and its reconstruction;
+* log-likelihood in nats and bits/dim, the OOD statistic, its percentile and the verdict;
+* a histogram of the OOD statistic on held-out in-distribution images (the checkpoint's calibration)
+  with this image's marker and the verdict threshold; beside it the *raw* likelihood's histogram with
+  the same marker, and why raw likelihood alone misleads.
+
+A view only: it draws a ``ScoredImage`` that the score panel filled from ``models.scoring.explain``.
+Every label wraps, so the dock never clips at the window sizes people use (1000×700 and up).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QFormLayout, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from .pixmaps import ImageLabel
+
+IN_COLOR = QColor(60, 170, 90)
+OUT_COLOR = QColor(220, 70, 60)
+NEUTRAL_COLOR = QColor(150, 150, 150)
+
+RAW_EXPLANATION = (
+    "<b>Why not just use the likelihood?</b> A model trained on Fashion-MNIST gives simple images — "
+    "MNIST digits, blank or smooth pictures — likelihoods as high as, or higher than, its own garments, "
+    "because they are easy to compress (mostly black, few strokes): on the raw histogram they hide among "
+    "the likely garments. The verdict subtracts the image's own complexity (its lossless compressed "
+    "size; Serrà et al. 2020), which moves such images into the unusual tail.")
+
+
+RAW_EXPLANATION_GAN = (
+    "<b>Why not just use how well the GAN reproduces it?</b> A GAN has no likelihood; its closest raw "
+    "number is the inversion residual (how far the best generated image is from this one). Simple "
+    "images — digits, blank or smooth pictures — are easy to reproduce, so a low residual alone does "
+    "not mean \"looks like the training data\". The verdict corrects the residual by the image's own "
+    "complexity (its lossless compressed size), as for the VAE; it is an approximation, labelled so.")
+
+
+def _wrapping(text: str = "", style: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the dock
+    if style:
+        label.setStyleSheet(style)
+    return label
+
+
+class ScoreDetails(QWidget):
+    """The lower half of the Score dock."""
+
+    VERDICT_STYLE = "font-weight: bold; font-size: 14px;"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = None
+        dl = QVBoxLayout(self)
+        dl.setContentsMargins(0, 0, 0, 0)
+        images = QGridLayout()
+        self.seen = ImageLabel(scale=3, caption="the image as the model sees it (after intake)")
+        self.recon = ImageLabel(scale=3, caption="the model's reconstruction (decode(encode(x)))")
+        images.addWidget(QLabel("Model sees"), 0, 0)
+        images.addWidget(QLabel("Reconstruction"), 0, 1)
+        images.addWidget(self.seen, 1, 0)
+        images.addWidget(self.recon, 1, 1)
+        images.setColumnStretch(2, 1)
+        dl.addLayout(images)
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.verdict_label = _wrapping(style=self.VERDICT_STYLE)
+        self.ll_label, self.stat_label, self.pct_label = _wrapping(), _wrapping(), _wrapping()
+        form.addRow("Verdict", self.verdict_label)
+        form.addRow("Log-likelihood", self.ll_label)
+        form.addRow("OOD statistic", self.stat_label)
+        form.addRow("Percentile", self.pct_label)
+        dl.addLayout(form)
+        self.method_label = _wrapping(style="color: #888;")
+        self.steps_label = _wrapping(style="color: #999;")
+        dl.addWidget(self.method_label)
+        dl.addWidget(self.steps_label)
+
+        import pyqtgraph as pg
+
+        self.stat_plot = pg.PlotWidget()
+        self.raw_plot = pg.PlotWidget()
+        for p in (self.stat_plot, self.raw_plot):   # one above the other: each gets the dock's width
+            p.setMinimumSize(160, 150)
+            p.setMaximumHeight(220)
+            p.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+            p.setMouseEnabled(False, False)
+            p.hideButtons()
+            p.getPlotItem().setMenuEnabled(False)
+            dl.addWidget(p)
+        self.raw_text = _wrapping(RAW_EXPLANATION, "color: #bbb;")
+        dl.addWidget(self.raw_text)
+        dl.addStretch(1)
+        self.show_item(None)
+
+    def set_model(self, model) -> None:
+        self.model = model
+        self.show_item(None)
+
+    def _approximate(self) -> bool:
+        """A GAN's verdict rests on an inversion, not a likelihood: the verdict line says so."""
+        return self.model is not None and getattr(self.model, "family", "") == "gan"
+
+    def show_item(self, item) -> None:
+        """Show one scored image (a ``ScoredImage``), or nothing."""
+        for p in (self.stat_plot, self.raw_plot):
+            p.clear()
+        if item is None or item.image is None:
+            self.seen.clear_image()
+            self.recon.clear_image()
+            text = "" if item is None else (item.error or item.summary())
+            self.verdict_label.setText(text)
+            self.verdict_label.setStyleSheet("font-weight: bold; font-size: 14px;")
+            for w in (self.ll_label, self.stat_label, self.pct_label, self.method_label, self.steps_label):
+                w.setText("")
+            self._draw_histograms(None)
+            return
+        self.seen.set_image(item.image)
+        if item.reconstruction is not None:
+            self.recon.set_image(item.reconstruction)
+        self.steps_label.setText("Intake: " + ("; ".join(item.steps) if item.steps else "used as is"))
+        sc = item.score
+        if sc is None:
+            self.verdict_label.setText("no verdict")
+            self.verdict_label.setStyleSheet("font-weight: bold; font-size: 14px; color: #999;")
+            self.ll_label.setText(item.note or "—")
+            self.ll_label.setWordWrap(True)
+            self.stat_label.setText("—")
+            self.pct_label.setText("—")
+            self.method_label.setText("")
+        else:
+            out = sc.verdict == "out-of-distribution"
+            color = OUT_COLOR if out else IN_COLOR
+            self.verdict_label.setText(sc.verdict.upper() + (" (approximation)" if self._approximate() else ""))
+            self.verdict_label.setStyleSheet(f"font-weight: bold; font-size: 14px; color: {color.name()};")
+            if sc.log_likelihood_nats is None:
+                self.ll_label.setText("none (a GAN has no likelihood)")
+            else:
+                self.ll_label.setText(f"{sc.log_likelihood_nats:.1f} nats  ·  {sc.bits_per_dim:.3f} bits/dim")
+            cal = self._calibration()
+            thr = f"  (threshold {cal['threshold']:.2f})" if cal else ""
+            self.stat_label.setText(f"{sc.ood_statistic:.2f}{thr}")
+            fpr = f"  (OOD above {100 * (1 - cal['fpr']):.0f})" if cal and "fpr" in cal else ""
+            self.pct_label.setText(f"{sc.percentile:.1f}{fpr}")
+            self.pct_label.setToolTip("share of held-out Fashion-MNIST images with a lower OOD statistic, in %")
+            self.method_label.setText(f"Method: {sc.method}")
+        self._draw_histograms(item)
+
+    def _explain(self) -> None:
+        gan = self.model is not None and getattr(self.model, "family", "") == "gan"
+        self.raw_text.setText(RAW_EXPLANATION_GAN if gan else RAW_EXPLANATION)
+
+    def _calibration(self) -> dict[str, Any] | None:
+        cal = None if self.model is None else self.model.metadata.get("calibration")
+        return cal if isinstance(cal, dict) and cal.get("quantiles") else None
+
+    def _draw_histograms(self, item) -> None:
+        self._explain()
+        cal = self._calibration()
+        stat_plot, raw_plot = self.stat_plot.getPlotItem(), self.raw_plot.getPlotItem()
+        stat_plot.setTitle("OOD statistic, held-out images", size="9pt")
+        raw = cal.get("raw") if cal else None
+        raw_title = "Raw likelihood, held-out images"
+        if raw and raw.get("unit"):
+            raw_title = f"Raw {'NLL' if raw['unit'] == 'bits/dim' else 'residual'} ({raw['unit']}), held-out"
+        raw_plot.setTitle(raw_title, size="9pt")
+        if cal is None:
+            stat_plot.setTitle("OOD statistic — this model has no calibration", size="9pt")
+            return
+        marker = None if item is None or item.score is None else item.score.ood_statistic
+        _histogram(stat_plot, np.asarray(cal["quantiles"], float), marker, cal.get("threshold"),
+                   "more unusual →")
+        if raw and raw.get("quantiles"):
+            rq = np.asarray(raw["quantiles"], float)
+            rv = None if item is None else item.raw
+            unit = raw.get("unit") or ""
+            _histogram(raw_plot, rq, rv, None, f"{unit}: less likely →" if unit else "less likely →")
+            if rv is not None:
+                likelier = 100.0 - float(np.interp(rv, rq, np.asarray(cal.get("levels", np.linspace(0, 100, len(rq))))))
+                what = "likelier" if raw.get("unit") == "bits/dim" else "better reproduced"
+                raw_plot.setTitle(f"{raw_title}<br>this image is {what} than {likelier:.0f}% of them",
+                                  size="9pt")
+        else:
+            raw_plot.setTitle("Raw likelihood: not in this checkpoint's calibration<br>"
+                              "(run `latent-explorer calibrate FILE`)", size="9pt")
+
+
+def _histogram(plot, quantiles: np.ndarray, marker: float | None, threshold: float | None, xlabel: str) -> None:
+    """A histogram of the distribution the quantiles describe (they are equally spaced in probability,
+    so they are a fair sample of it), the threshold dashed, and this image's marker in orange; a
+    marker beyond the chart is pinned to its edge with its value written."""
+    import pyqtgraph as pg
+
+    q = quantiles[np.isfinite(quantiles)]
+    if q.size < 2:
+        return
+    lo, hi = float(np.quantile(q, 0.002)), float(np.quantile(q, 0.998))
+    if hi <= lo:
+        hi = lo + 1.0
+    width = hi - lo
+    lo_v, hi_v = lo - 0.05 * width, hi + 0.05 * width
+    if marker is not None and np.isfinite(marker):
+        lo_v, hi_v = min(lo_v, marker - 0.05 * width), max(hi_v, marker + 0.05 * width)
+        lo_v, hi_v = max(lo_v, lo - 0.6 * width), min(hi_v, hi + 0.6 * width)
+    counts, edges = np.histogram(np.clip(q, lo, hi), bins=30, range=(lo, hi))
+    dens = counts / counts.sum()
+    plot.addItem(pg.PlotDataItem(edges, dens, stepMode="center", fillLevel=0,
+                                 brush=(90, 140, 200, 150), pen=pg.mkPen((120, 170, 230), width=1)))
+    if threshold is not None:
+        plot.addItem(pg.InfiniteLine(pos=float(threshold), angle=90,
+                                     pen=pg.mkPen((220, 220, 220), width=1, style=Qt.PenStyle.DashLine),
+                                     label="threshold", labelOpts={"position": 0.9, "color": (220, 220, 220)}))
+    if marker is not None and np.isfinite(marker):
+        pos = float(np.clip(marker, lo_v, hi_v))
+        text = "this image" if pos == marker else f"this image: {marker:.3g} →" if marker > pos else f"← {marker:.3g}"
+        plot.addItem(pg.InfiniteLine(pos=pos, angle=90, pen=pg.mkPen((255, 150, 0), width=3),
+                                     label=text, labelOpts={"position": 0.75, "color": (255, 170, 40),
+                                                            "anchors": [(1, 0), (1, 0)] if pos > (lo_v + hi_v) / 2
+                                                            else [(0, 0), (0, 0)]}))
+    plot.setXRange(lo_v, hi_v, padding=0)
+    plot.setYRange(0, float(dens.max()) * 1.15, padding=0)
+    plot.setLabel("bottom", xlabel)
+    plot.getAxis("bottom").enableAutoSIPrefix(False)
+    plot.getAxis("left").setStyle(showValues=False)

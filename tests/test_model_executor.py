@@ -1,0 +1,109 @@
+"""The model executor: one thread owns every call into the model; device moves are jobs like any other."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from app_helpers import expected_pixels, wait_for_frame
+from models.bundled_data import SAMPLES_DIR
+from panel_helpers import slow_scoring
+
+
+def test_a_device_move_asked_for_during_a_long_scoring_job_waits_for_it_and_the_next_frame_is_right(
+        make_window, tiny_vae_path, qtbot, monkeypatch):
+    from explorer.app import score_panel as sp
+
+    win = make_window(tiny_vae_path)
+    model = win.state.model
+    events: list[str] = []
+    slow_scoring(monkeypatch, ticks=60)                   # about 0.6 s of checkpoints
+    slow = sp.analyse
+
+    def recorded(m, item, job, report):
+        events.append("score start")
+        try:
+            return slow(m, item, job, report)
+        finally:
+            events.append("score end")
+    monkeypatch.setattr(sp, "analyse", recorded)
+    real_to = model.to
+
+    def to(device):
+        from PySide6.QtCore import QThread
+
+        events.append(f"move {device} on {QThread.currentThread().objectName()}")
+        return real_to(device)
+    monkeypatch.setattr(model, "to", to)
+
+    [item] = win.score_dock.panel.add_files([SAMPLES_DIR / "bag.png"])
+    qtbot.waitUntil(lambda: "score start" in events, timeout=30_000)
+    win.move_to_device("cpu")
+    win.latent_dock.sliders[0].setValue(2.0)
+    qtbot.waitUntil(lambda: item.status in ("done", "failed") and any(e.startswith("move") for e in events),
+                    timeout=60_000)
+    assert item.status == "done", item.error
+    assert events[:3] == ["score start", "score end", "move cpu on model-executor"], events
+    wait_for_frame(win, qtbot)              # (the scored image became the current point meanwhile)
+    assert np.array_equal(win.canvas.image(), expected_pixels(win))
+
+
+def test_frames_keep_coming_while_a_long_scoring_job_runs(make_window, tiny_vae_path, qtbot, monkeypatch):
+    """The scoring job yields to a waiting frame at each checkpoint: the slider stays live."""
+    win = make_window(tiny_vae_path)
+    slow_scoring(monkeypatch, ticks=300)                  # about 3 s of checkpoints
+    [item] = win.score_dock.panel.add_files([SAMPLES_DIR / "bag.png"])
+    qtbot.waitUntil(lambda: item.status == "running", timeout=30_000)
+    for v in (0.5, 1.0, 1.5):
+        win.latent_dock.sliders[0].setValue(v)
+        wait_for_frame(win, qtbot)
+        assert np.array_equal(win.canvas.image(), expected_pixels(win))
+    assert item.status == "running"                       # the frames did not wait for the job
+    win.score_dock.panel.cancel()
+    qtbot.waitUntil(win.executor.is_idle, timeout=30_000)
+    assert item.status == "cancelled"
+
+
+def test_newest_request_per_key_wins_and_lanes_are_served_by_priority(qtbot):
+    from explorer.app.model_executor import ModelExecutor
+
+    ex = ModelExecutor()
+    gate, order = threading.Event(), []
+    try:
+        ex.submit("block", gate.wait)
+        qtbot.waitUntil(lambda: not ex.pending_keys(), timeout=5_000)   # the blocker is running
+        ex.submit("score:1", lambda: order.append("score 1"), lane="queue")
+        ex.submit("map", lambda: order.append("map old"))
+        ex.submit("map", lambda: order.append("map new"))               # replaces "map old"
+        ex.submit("device", lambda: order.append("device"))
+        gate.set()
+        qtbot.waitUntil(lambda: ex.is_idle() and len(order) == 3, timeout=10_000)
+        assert order == ["device", "map new", "score 1"]
+    finally:
+        ex.stop()
+
+
+def test_a_cancelled_job_stops_at_its_next_checkpoint_and_never_reports(qtbot):
+    from explorer.app.model_executor import ModelExecutor
+
+    ex = ModelExecutor()
+    started, steps, results = threading.Event(), [], []
+
+    def long(job):
+        started.set()
+        for i in range(500):
+            job.checkpoint()
+            steps.append(i)
+            time.sleep(0.005)
+        return "finished"
+
+    try:
+        job = ex.submit("long", long, results.append, results.append, lane="queue", pass_job=True)
+        assert started.wait(10)
+        job.cancel()
+        qtbot.waitUntil(ex.is_idle, timeout=10_000)
+        qtbot.wait(50)
+        assert results == [] and len(steps) < 500
+    finally:
+        ex.stop()
