@@ -26,7 +26,7 @@ if [ "$what" = emoji ] || [ "$what" = all ]; then
     --batch-size 32 --epochs 55 --seed 0 --out assets/vae-emoji.safetensors --name "VAE (emoji, 64×64 RGB)" --quiet \
     > runs/vae-emoji.log 2>&1 &
   OMP_NUM_THREADS=1 nice -n 10 $LE train gan --data runs/emoji --image-size 64 --channels 3 --latent-dim 32 --width 16 \
-    --batch-size 64 --epochs 200 --seed 0 --out assets/gan-emoji.safetensors --name "DCGAN (emoji, 64×64 RGB)" --quiet \
+    --batch-size 64 --epochs 90 --seed 0 --out assets/gan-emoji.safetensors --name "DCGAN (emoji, 64×64 RGB)" --quiet \
     > runs/gan-emoji.log 2>&1 &
   wait
 fi

@@ -33,6 +33,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+#: Options in the order the recorded command lists them: (attribute, flag); flags without a value last.
+_OPTIONS = [("data", "--data"), ("image_size", "--image-size"), ("channels", "--channels"),
+            ("max_images", "--max-images"), ("epochs", "--epochs"), ("beta", "--beta"), ("latent_dim", "--latent-dim"),
+            ("width", "--width"), ("batch_size", "--batch-size"), ("lr", "--lr"), ("limit", "--limit"),
+            ("seed", "--seed"), ("device", "--device"), ("out", "--out"), ("name", "--name")]
+_SWITCHES = [("resume", "--resume"), ("no_calibrate", "--no-calibrate"), ("quiet", "--quiet")]
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run, from the parsed options (recorded in the checkpoint)."""
+    import shlex
+
+    words = ["latent-explorer", "train", args.family]
+    for attr, flag in _OPTIONS:
+        value = getattr(args, attr, None)
+        if value is not None and not (attr == "beta" and value == 1.0) and not (attr == "device" and value == "auto"):
+            words += [flag, str(value)]
+    words += [flag for attr, flag in _SWITCHES if getattr(args, attr, False)]
+    return shlex.join(words)
+
+
 def run(args: argparse.Namespace) -> int:
     from models.training import TrainConfig, TrainingError, train
 
@@ -43,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                       latent_dim=args.latent_dim, seed=args.seed, device=args.device, batch_size=args.batch_size,
                       lr=args.lr, limit=args.limit, resume=args.resume, name=args.name,
                       calibrate=not args.no_calibrate, image_size=args.image_size, channels=args.channels,
-                      max_images=args.max_images, width=args.width)
+                      max_images=args.max_images, width=args.width, command=command_line(args))
     try:
         train(cfg, progress=not args.quiet)
     except TrainingError as exc:
