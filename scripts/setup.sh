@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   dataset-fashion-mnist          # the training/test data (IDX files in /usr/share/datasets/fashion-mnist)
+  fonts-noto-color-emoji         # the colour data set: python -m models.emoji_data renders its emoji
   xvfb xauth xdotool imagemagick # the real-window test and screenshots
   # what Qt's xcb platform plugin needs on a bare machine
   libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0
