@@ -64,7 +64,7 @@ def image_bytes(array: np.ndarray, suffix: str) -> bytes:
 
 def write_image(array: np.ndarray, out: str | os.PathLike) -> Path:
     """Write ``array`` to ``out`` (checked with :func:`check_out_path`) in its suffix's format."""
-    from models.checkpoint import atomic_write_bytes
+    from models.atomic_io import atomic_write_bytes
 
     path = check_out_path(out)
     atomic_write_bytes(path, image_bytes(array, path.suffix))
