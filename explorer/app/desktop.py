@@ -46,7 +46,7 @@ def latent_state_json(loaded, values: np.ndarray) -> str:
 
 
 def save_latent_state(path: str | Path, loaded, values: np.ndarray) -> Path:
-    from models.checkpoint import atomic_write_bytes
+    from models.atomic_io import atomic_write_bytes
 
     atomic_write_bytes(path, latent_state_json(loaded, values).encode("utf-8"))
     return Path(path)

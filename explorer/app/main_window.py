@@ -20,11 +20,11 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
 from ..memory import limit_malloc_arenas
-from . import window_files
+from . import window_files, window_menus
 from .canvas import Canvas
 from .desktop import LayoutKeeper
 from .device_menu import DeviceMenu
@@ -34,14 +34,11 @@ from .frame_stats import FrameStats
 from .latent_dock import LatentDock
 from .latent_history import LatentHistory
 from .model_executor import ModelExecutor
-from .recent_files import RecentFiles
 from .sampling_panel import SamplingPanel
 from .state import ExplorerState, Frame, LoadedModel
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
 SETTINGS_ENV = "LATENT_EXPLORER_SETTINGS"
-#: most images taken from one dropped .npy array
-MAX_ARRAY_IMAGES = 64
 _LEFT, _RIGHT, _BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                           Qt.DockWidgetArea.BottomDockWidgetArea)
 
@@ -127,77 +124,13 @@ class MainWindow(QMainWindow):
 
     def make_action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         """A window-wide action (listed by Help → Keyboard Shortcuts)."""
-        a = QAction(text, self)
-        if shortcut is not None:
-            a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setStatusTip(tip)
-            a.setToolTip(tip)
-        a.triggered.connect(slot)
-        self.addAction(a)  # shortcuts work while the menu bar is hidden, too
-        return a
+        return window_menus.make_action(self, text, slot, shortcut, tip)
 
     def create_actions(self) -> None:
-        act, S = self.make_action, QKeySequence.StandardKey
-        score, interp = self.score_dock.panel, self.interpolation_dock.panel
-        self.open_action = act("&Open Checkpoint…", self.open_dialog, S.Open, "Open a .safetensors checkpoint")
-        self.score_images_action = act("Score &Images…", score._open_dialog, "Ctrl+I",
-                                       "Pick image files to encode and score")
-        self.save_image_action = act("&Save Image As…", lambda: window_files.save_image_dialog(self), S.Save,
-                                     "Save the current image as PNG")
-        self.save_latent_action = act("Save &Latent State…", lambda: window_files.save_latent_dialog(self),
-                                      "Ctrl+Shift+S", "Save the current point (z and slider values) as JSON")
-        self.load_latent_action = act("L&oad Latent State…", lambda: window_files.load_latent_dialog(self),
-                                      "Ctrl+Shift+O", "Go to a point saved as JSON")
-        self.quit_action = act("&Quit", self.close, S.Quit)
-        self.undo_action = self.history.stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(S.Undo)
-        self.redo_action = self.history.stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut(S.Redo)
-        for a in (self.undo_action, self.redo_action):
-            self.addAction(a)
-        self.copy_image_action = act("&Copy Image", lambda: window_files.copy_canvas(self), S.Copy,
-                                     "Copy the current image to the clipboard")
-        self.paste_action = act("&Paste Image", self.paste, S.Paste,
-                                "Score an image (or open a checkpoint) from the clipboard")
-        self.reset_action = act("&Reset Sliders", self.state.reset, "R", "All sliders to zero (R)")
-        self.randomize_action = act("Rando&mize", lambda: self.state.randomize(), "Ctrl+R",
-                                    "A random point from the prior (Ctrl+R)")
-        self.new_sample_action = act("&New Sample", lambda: self.sampling_panel.new_sample(), "N",
-                                     "Next seed; its first sample becomes current (N)")
-        self.show_all_action = act("Show &All Directions", lambda: self.latent_dock.toggle_all(), "A",
-                                   "Show or hide the weaker directions (A)")
-        self.play_action = act("&Play/Pause Interpolation", lambda: interp.play_button.toggle(), "P",
-                               "Play or pause the interpolation (P)")
-        self.reset_zoom_action = act("Reset &Zoom", self.canvas.reset_zoom, "Ctrl+0", "Fit the image (Ctrl+0)")
-        self.shortcuts_action = act("&Keyboard Shortcuts", self.show_shortcuts, S.HelpContents)
-        self.about_action = act("&About Latent Explorer", self.show_about)
+        window_menus.create_actions(self)
 
     def create_menus(self) -> None:
-        mb = self.menuBar()
-        self.file_menu = mb.addMenu("&File")
-        self.file_menu.addAction(self.open_action)
-        self.recent = RecentFiles(self.settings, self.file_menu.addMenu("Open &Recent"), self.open_model)
-        self.recent_menu = self.recent.menu
-        for a in (self.save_image_action, None, self.score_images_action, self.save_latent_action,
-                  self.load_latent_action, None, self.quit_action):
-            self.file_menu.addSeparator() if a is None else self.file_menu.addAction(a)
-        self.edit_menu = mb.addMenu("&Edit")
-        for a in (self.undo_action, self.redo_action, None, self.copy_image_action, self.paste_action):
-            self.edit_menu.addSeparator() if a is None else self.edit_menu.addAction(a)
-        self.latent_menu = mb.addMenu("&Latent")
-        for a in (self.reset_action, self.randomize_action, self.new_sample_action, self.show_all_action,
-                  None, self.play_action):
-            self.latent_menu.addSeparator() if a is None else self.latent_menu.addAction(a)
-        self.device_menu = mb.addMenu("&Device")
-        self.view_menu = mb.addMenu("&View")
-        self.view_menu.addAction(self.reset_zoom_action)
-        self.panels_menu = self.view_menu.addMenu("&Panels")
-        for dock in self.docks.values():
-            self.panels_menu.addAction(dock.toggleViewAction())
-        self.help_menu = mb.addMenu("&Help")
-        self.help_menu.addAction(self.shortcuts_action)
-        self.help_menu.addAction(self.about_action)
+        window_menus.create_menus(self)
 
     def create_status_bar(self) -> None:
         sb = self.statusBar()
@@ -379,39 +312,13 @@ class MainWindow(QMainWindow):
                         f"{path.name}: not a file the explorer opens (it takes {', '.join(accepted)}).")
 
     def score_file(self, path: Path) -> None:
-        self.score_dock.panel.add_files([path])
-        self.score_dock.show()
-        self.score_dock.raise_()
+        window_files.score_files(self, [path])
 
     def score_array(self, path: Path) -> None:
-        """Each image of an array file becomes a row (the file is read on the executor)."""
-        loaded = self.state.loaded
-        if loaded is None:
-            self._say("Open a model before scoring images")
-            return
-        from models.intake import take_in
-
-        shape = tuple(loaded.model.image_shape)
-
-        def done(results) -> None:
-            for i, r in enumerate(results):
-                self.score_dock.panel.add_image(f"{path.name}[{i}]", r)
-            self.score_dock.show()
-            self.score_dock.raise_()
-        self.executor.submit(f"intake:{path}", lambda: take_in(path, image_shape=shape, max_images=MAX_ARRAY_IMAGES),
-                             done, lambda msg: self.show_error("Cannot score this array", msg))
+        window_files.score_array(self, path)
 
     def paste(self) -> None:
-        md = QGuiApplication.clipboard().mimeData()
-        paths = paths_of(md)
-        if paths:
-            self.handle_drop(paths)            # image files are scored, checkpoints open
-        elif md is not None and md.hasImage():
-            self.score_dock.panel.paste()
-            self.score_dock.show()
-            self.score_dock.raise_()
-        else:
-            self._say("The clipboard holds no image or file")
+        window_files.paste(self)
 
     @staticmethod
     def _paths_of(mime) -> list[Path]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QGridLayout, QPushButton,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 

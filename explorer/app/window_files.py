@@ -1,5 +1,5 @@
-"""The main window's file and clipboard commands: save the image, save and load the latent state,
-copy the image, and status-bar messages that fit.
+"""The main window's file and clipboard commands: score dropped files and arrays, paste, save the
+image, save and load the latent state, copy the image, and status-bar messages that fit.
 
 Functions of the window (not methods) so the composition root stays a list of parts; each reports
 failure in the window (status bar and a non-blocking box) and never loses the user's current state.
@@ -10,12 +10,14 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
 from .desktop import LatentStateError, copy_image, read_latent_state, save_latent_state
 
 MESSAGE_MS = 8000
+#: most images taken from one dropped .npy array
+MAX_ARRAY_IMAGES = 64
 
 
 def say(window, text: str) -> None:
@@ -110,3 +112,46 @@ def load_latent(window, path) -> bool:
     window.state.set_z(z)
     window.state.say(f"Loaded the latent state from {Path(path).name}")
     return True
+
+
+def _show_score_dock(window) -> None:
+    window.score_dock.show()
+    window.score_dock.raise_()
+
+
+def score_files(window, paths) -> None:
+    window.score_dock.panel.add_files(list(paths))
+    _show_score_dock(window)
+
+
+def score_array(window, path: Path) -> None:
+    """Each image of an array file becomes a row (the file is read on the executor)."""
+    loaded = window.state.loaded
+    if loaded is None:
+        window._say("Open a model before scoring images")
+        return
+    from models.intake import take_in
+
+    shape = tuple(loaded.model.image_shape)
+
+    def done(results) -> None:
+        for i, r in enumerate(results):
+            window.score_dock.panel.add_image(f"{path.name}[{i}]", r)
+        _show_score_dock(window)
+    window.executor.submit(f"intake:{path}", lambda: take_in(path, image_shape=shape, max_images=MAX_ARRAY_IMAGES),
+                           done, lambda msg: window.show_error("Cannot score this array", msg))
+
+
+def paste(window) -> None:
+    """Files on the clipboard are routed like a drop; an image is scored."""
+    from .drop_router import paths_of
+
+    md = QGuiApplication.clipboard().mimeData()
+    paths = paths_of(md)
+    if paths:
+        window.handle_drop(paths)            # image files are scored, checkpoints open
+    elif md is not None and md.hasImage():
+        window.score_dock.panel.paste()
+        _show_score_dock(window)
+    else:
+        window._say("The clipboard holds no image or file")
