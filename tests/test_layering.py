@@ -58,3 +58,5 @@ def test_import_linter_contracts_hold():
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "broken" in proc.stdout and ", 0 broken" in proc.stdout, proc.stdout[-2000:]
+    # the layers inside explorer/ are checked too (app and commands never import each other)
+    assert "explorer/ layers" in proc.stdout and "KEPT" in proc.stdout, proc.stdout[-2000:]
