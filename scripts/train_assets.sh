@@ -23,10 +23,10 @@ if [ "$what" = emoji ] || [ "$what" = all ]; then
   [ -f runs/emoji/emoji.json ] || $PY -m models.emoji_data --out runs/emoji
   mkdir -p runs
   OMP_NUM_THREADS=1 nice -n 10 $LE train vae --data runs/emoji --image-size 64 --channels 3 --latent-dim 32 --width 24 \
-    --batch-size 32 --epochs 55 --seed 0 --out assets/vae-emoji.safetensors --name "VAE (emoji, 64×64 RGB)" --quiet \
+    --batch-size 32 --epochs 100 --seed 0 --out assets/vae-emoji.safetensors --name "VAE (emoji, 64×64 RGB)" --quiet \
     > runs/vae-emoji.log 2>&1 &
   OMP_NUM_THREADS=1 nice -n 10 $LE train gan --data runs/emoji --image-size 64 --channels 3 --latent-dim 32 --width 16 \
-    --batch-size 64 --epochs 90 --seed 0 --out assets/gan-emoji.safetensors --name "DCGAN (emoji, 64×64 RGB)" --quiet \
+    --batch-size 64 --epochs 200 --seed 0 --out assets/gan-emoji.safetensors --name "DCGAN (emoji, 64×64 RGB)" --quiet \
     > runs/gan-emoji.log 2>&1 &
   wait
 fi
