@@ -6,47 +6,17 @@ decoding the frames) runs in the background; the panel only shows the results.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
-                               QMenu, QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
+from superqt.utils import signals_blocked
 
-from .pixmaps import ImageLabel, strip_pixmap
-from .rendering import display_image
-
-
-@dataclass
-class Endpoint:
-    label: str
-    z: np.ndarray            # (D,) float32
-    image: np.ndarray        # (H, W) or (H, W, 3) uint8: the decoded endpoint
-
-
-def _endpoint_job(model, spec, label: str) -> Callable[[], Endpoint]:
-    """An endpoint from a seed, a file or pixels (``models.interpolation.endpoint_latent``), decoded."""
-    def job() -> Endpoint:
-        from models.interpolation import endpoint_latent
-
-        z = endpoint_latent(model, spec).detach().float().cpu().numpy()
-        return Endpoint(label, z, _decode_u8(model, z)[0])
-    return job
-
-
-def _decode_u8(model, z) -> np.ndarray:
-    """Latents (N, D) -> images as the views draw them: (N, H, W) grey or (N, H, W, 3) colour uint8."""
-    import torch
-
-    from models.imaging import to_uint8
-
-    with torch.no_grad():
-        imgs = to_uint8(model.decode(torch.as_tensor(z, dtype=torch.float32).reshape(-1, model.latent_dim)))
-    return np.stack([display_image(a) for a in imgs])
+from .interpolation_export import Endpoint, decode_u8, endpoint_job, export_frames, frames_job
+from .interpolation_ui import STRIP_PAD, STRIP_TILE_PX, build_ui
+from .pixmaps import strip_pixmap
 
 
 class InterpolationPanel(QWidget):
@@ -68,6 +38,10 @@ class InterpolationPanel(QWidget):
         self.frames: np.ndarray | None = None      # (N, H, W) or (N, H, W, 3) uint8
         self.zs: np.ndarray | None = None          # (N, D)
         self.current_z_provider: Callable[[], np.ndarray | None] | None = None
+        #: endpoints record (or None) -> the explorer's state record stamped into exports
+        self.state_record_provider: Callable[[dict | None], dict | None] | None = None
+        #: exported frames are about this many pixels high (None: 4x GIF, 2x strip)
+        self.export_size: int | None = None
         self.dropped: dict[str, np.ndarray] = {}   # name -> uint8 images the user dropped (as seen)
         self._direction = 1
         self._seed_counter = 0
@@ -78,109 +52,7 @@ class InterpolationPanel(QWidget):
 
     # ------------------------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
-        # wide and short, for a dock under the canvas: the playing frame on the left, the rest beside it
-        outer = QHBoxLayout(self)
-        left = QVBoxLayout()
-        self.preview = ImageLabel(scale=5, caption="current frame")
-        left.addWidget(self.preview)
-        self.frame_label = QLabel("frame —")
-        left.addWidget(self.frame_label)
-        left.addStretch(1)
-        outer.addLayout(left)
-        lay = QVBoxLayout()
-        outer.addLayout(lay, 1)
-
-        ends = QHBoxLayout()
-        self.thumbs: dict[str, ImageLabel] = {}
-        self.end_labels: dict[str, QLabel] = {}
-        self.end_buttons: dict[str, QToolButton] = {}
-        for key in ("A", "B"):
-            thumb = ImageLabel(scale=2, caption=f"endpoint {key}")
-            label = QLabel(f"{key}: —")
-            label.setMinimumWidth(90)
-            label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-            btn = QToolButton()
-            btn.setText(f"Set {key} ▾")
-            btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-            menu = QMenu(btn)
-            menu.aboutToShow.connect(lambda k=key, m=menu: self._fill_menu(k, m))
-            btn.setMenu(menu)
-            self.thumbs[key], self.end_labels[key], self.end_buttons[key] = thumb, label, btn
-            col = QVBoxLayout()
-            col.addWidget(label)
-            col.addWidget(btn)
-            ends.addWidget(thumb)
-            ends.addLayout(col, 1)
-        self.method = QComboBox()
-        self.method.addItem("slerp (spherical)", "slerp")
-        self.method.addItem("lerp (linear)", "lerp")
-        self.method.setToolTip("slerp follows the shell where a Gaussian prior's samples live; lerp cuts through "
-                               "the low-norm middle the decoder rarely saw")
-        self.steps = QSpinBox()
-        self.steps.setRange(2, 200)
-        self.steps.setValue(16)
-        self.steps.setSuffix(" frames")
-        self.method.setMaximumWidth(170)
-        self.steps.setMaximumWidth(170)
-        opts = QVBoxLayout()
-        opts.addWidget(self.method)
-        opts.addWidget(self.steps)
-        ends.addLayout(opts)
-        lay.addLayout(ends)
-        self.method.currentIndexChanged.connect(self.recompute)
-        self.steps.valueChanged.connect(self.recompute)
-
-        self.strip = QLabel()
-        self.strip.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.strip.setToolTip("click a frame to show it")
-        self.strip.mousePressEvent = self._strip_clicked  # type: ignore[method-assign]
-        scroll = QScrollArea()
-        scroll.setWidget(self.strip)
-        scroll.setWidgetResizable(True)
-        scroll.setFixedHeight(28 * 2 + 24)
-        lay.addWidget(scroll)
-
-        transport = QHBoxLayout()
-        self.play_button = QPushButton("Play")
-        self.play_button.setCheckable(True)
-        self.play_button.toggled.connect(self.set_playing)
-        self.loop = QCheckBox("Loop")
-        self.loop.setChecked(True)
-        self.bounce = QCheckBox("Bounce")
-        self.fps = QSpinBox()
-        self.fps.setRange(1, 60)
-        self.fps.setValue(12)
-        self.fps.setSuffix(" fps")
-        self.fps.valueChanged.connect(self._apply_speed)
-        self.scrub = QSlider(Qt.Orientation.Horizontal)
-        self.scrub.setRange(0, 0)
-        self.scrub.valueChanged.connect(self._show_frame)
-        transport.addWidget(self.play_button)
-        transport.addWidget(self.scrub, 1)
-        for w in (self.loop, self.bounce, self.fps):
-            transport.addWidget(w)
-        lay.addLayout(transport)
-        actions = QHBoxLayout()
-        self.use_button = QPushButton("Use frame")
-        self.use_button.setToolTip("Make this frame's z the current z (sliders and canvas)")
-        self.use_button.clicked.connect(self._use_frame)
-        self.gif_button = QPushButton("Export GIF…")
-        self.gif_button.clicked.connect(lambda: self._export_dialog("gif"))
-        self.png_button = QPushButton("Export PNG strip…")
-        self.png_button.clicked.connect(lambda: self._export_dialog("png"))
-        for w in (self.use_button, self.gif_button, self.png_button):
-            actions.addWidget(w)
-        self.status = QLabel("Open a model to interpolate.")
-        self.status.setStyleSheet("color: #888;")
-        actions.addWidget(self.status, 1)
-        lay.addLayout(actions)
-        lay.addStretch(1)
-
-        play_action = QAction("Play/pause interpolation", self)
-        play_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
-        play_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        play_action.triggered.connect(self.play_button.toggle)
-        self.addAction(play_action)
+        build_ui(self)
 
     def _fill_menu(self, key: str, menu: QMenu) -> None:
         menu.clear()
@@ -237,7 +109,7 @@ class InterpolationPanel(QWidget):
             self._fail(f"endpoint {key}: a latent of length {z.shape[0]} does not fit this model "
                        f"({model.latent_dim} latents)")
             return
-        self._run_endpoint(key, lambda: Endpoint(label, z, _decode_u8(model, z)[0]))
+        self._run_endpoint(key, lambda: Endpoint(label, z, decode_u8(model, z)[0]))
 
     def set_endpoint_current(self, key: str) -> None:
         z = self.current_z_provider() if self.current_z_provider else None
@@ -252,21 +124,21 @@ class InterpolationPanel(QWidget):
             self._seed_counter += 1
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
 
-        self._run_endpoint(key, _endpoint_job(model, int(seed), f"sample (seed {seed})"))
+        self._run_endpoint(key, endpoint_job(model, int(seed), f"sample (seed {seed})"))
 
     def set_endpoint_image(self, key: str, uint8, name: str) -> None:
         if self.model is None:
             return
         from .pixmaps import as_uint8
 
-        self._run_endpoint(key, _endpoint_job(self.model, as_uint8(uint8), name))
+        self._run_endpoint(key, endpoint_job(self.model, as_uint8(uint8), name))
 
     def set_endpoint_file(self, key: str, path: str | Path) -> None:
         model = self.model
         if model is None:
             return
         path = Path(path)
-        self._run_endpoint(key, _endpoint_job(model, path, path.name))
+        self._run_endpoint(key, endpoint_job(model, path, path.name))
 
     def _run_endpoint(self, key: str, job: Callable[[], Endpoint]) -> None:
         self.status.setText(f"Setting endpoint {key}…")
@@ -293,17 +165,6 @@ class InterpolationPanel(QWidget):
             return
         steps, method = int(self.steps.value()), str(self.method.currentData())
 
-        def job():
-            import torch
-
-            from models import interpolation
-            from models.imaging import to_uint8
-
-            zs = interpolation.path(torch.from_numpy(a.z), torch.from_numpy(b.z), steps, method)
-            with torch.no_grad():
-                frames = to_uint8(interpolation.frames(model, zs[0], zs[-1], steps, method))
-            return zs.numpy(), np.stack([display_image(f) for f in frames])
-
         def done(res) -> None:
             if model is not self.model:
                 return
@@ -314,24 +175,51 @@ class InterpolationPanel(QWidget):
             self.scrub.setRange(0, n - 1)
             self.scrub.setValue(keep)
             self.scrub.blockSignals(False)
-            self._show_frame(keep)
+            self._show_frame(keep, follow=False)     # new endpoints: the strip stays where the user put it
             self.status.setText(f"{n} frames, {method}: {a.label} → {b.label}")
             self._update_enabled()
             self.framesReady.emit(n)
-        self.executor.submit("interpolation", job, done, self._fail, owner=self)
+        self.executor.submit("interpolation", frames_job(model, a, b, steps, method), done, self._fail, owner=self)
 
-    def _show_frame(self, i: int) -> None:
+    def strip_scale(self) -> int:
+        """Whole upscaling of the strip's tiles: about :data:`STRIP_TILE_PX` high for any image size."""
+        h = self.frames.shape[1] if self.frames is not None else 28
+        return max(1, STRIP_TILE_PX // h)
+
+    def tile_width(self) -> int:
+        w = self.frames.shape[2] if self.frames is not None else 28
+        return w * self.strip_scale() + STRIP_PAD
+
+    def _show_frame(self, i: int, follow: bool = True) -> None:
         if self.frames is None or not len(self.frames):
             return
         i = int(np.clip(i, 0, len(self.frames) - 1))
         self.preview.set_image(self.frames[i])
-        self.strip.setPixmap(strip_pixmap(self.frames, scale=2, highlight=i))
-        self.frame_label.setText(f"frame {i + 1} / {len(self.frames)}   t = {i / max(1, len(self.frames) - 1):.2f}")
+        bar = self.strip_scroll.horizontalScrollBar()
+        kept = bar.value()
+        self.strip.setPixmap(strip_pixmap(self.frames, scale=self.strip_scale(), pad=STRIP_PAD, highlight=i))
+        self.strip.adjustSize()
+        if follow:      # playing or scrubbing: the strip scrolls to keep the frame in view
+            tw = self.tile_width()
+            self.strip_scroll.ensureVisible(STRIP_PAD + i * tw + tw // 2, self.strip.height() // 2, tw, 0)
+        else:
+            bar.setValue(kept)
+        n = len(self.frames)
+        self.frame_label.setText(f"frame {i + 1} / {n}\nt = {i / max(1, n - 1):.2f}")
+
+    def strip_visible_frames(self) -> range:
+        """The frames (indices) wholly visible in the strip now."""
+        if self.frames is None:
+            return range(0)
+        tw, x0 = self.tile_width(), self.strip_scroll.horizontalScrollBar().value()
+        first = max(0, -(-(x0 - STRIP_PAD) // tw))
+        last = min(len(self.frames), (x0 + self.strip_scroll.viewport().width() - STRIP_PAD) // tw)
+        return range(first, max(first, last))
 
     def _strip_clicked(self, ev) -> None:
         if self.frames is None:
             return
-        i = int(ev.position().x() - 2) // (28 * 2 + 2)
+        i = int(ev.position().x() - STRIP_PAD) // self.tile_width()
         self.scrub.setValue(int(np.clip(i, 0, len(self.frames) - 1)))
 
     def current_frame(self) -> int:
@@ -394,30 +282,44 @@ class InterpolationPanel(QWidget):
                 path += f".{kind}"
             self.export(path)
 
-    def export(self, path: str | Path) -> Path | None:
+    def export(self, path: str | Path, size: int | None = None) -> Path | None:
         """Write the frames as a GIF (``.gif``, at the panel's speed) or a PNG strip (``.png``),
-        atomically.  Returns the path, or ``None`` after reporting the problem."""
-        from models.imaging import save_gif, save_strip
-
+        atomically, each frame about ``size`` pixels high (default: :attr:`export_size`, else 4× for
+        the GIF, 2× for the strip), carrying the explorer's state (:attr:`state_record_provider`).
+        Returns the path, or ``None`` after reporting the problem."""
         path = Path(path)
         if self.frames is None:
             self._fail("nothing to export yet: set both endpoints first")
             return None
         try:
-            if path.suffix.lower() == ".gif":
-                save_gif(list(self.frames), path, fps=float(self.fps.value()), scale=4,
-                         boomerang=self.bounce.isChecked())
-            else:
-                from models.imaging import from_uint8
-
-                chw = self.frames[:, None] if self.frames.ndim == 3 else self.frames.transpose(0, 3, 1, 2)
-                save_strip(from_uint8(chw), path, scale=2)
+            export_frames(self.frames, path, fps=float(self.fps.value()), bounce=self.bounce.isChecked(),
+                          size=size or self.export_size, record=self.state_record())
         except OSError as exc:
             self._fail(f"could not write {path.name}: {exc.strerror or exc}")
             return None
         self.status.setText(f"Wrote {path} ({len(self.frames)} frames)")
         self.message.emit(f"Wrote {path}")
         return path
+
+    def endpoints_record(self) -> dict | None:
+        """The endpoints as an export records them (``{"a", "b", "method", "steps"}``), if both are set."""
+        a, b = self.endpoints["A"], self.endpoints["B"]
+        if a is None or b is None:
+            return None
+        return {"a": a.z, "b": b.z, "method": str(self.method.currentData()), "steps": int(self.steps.value())}
+
+    def state_record(self) -> dict | None:
+        return self.state_record_provider(self.endpoints_record()) if self.state_record_provider else None
+
+    def restore_endpoints(self, a, b, method: str = "slerp", steps: int = 16) -> None:
+        """Set both endpoints to saved latents (from a dropped export) and the path's method and length."""
+        idx = self.method.findData(method)
+        with signals_blocked(self.method), signals_blocked(self.steps):
+            if idx >= 0:
+                self.method.setCurrentIndex(idx)
+            self.steps.setValue(int(np.clip(steps, self.steps.minimum(), self.steps.maximum())))
+        self.set_endpoint_z("A", a, "saved A")
+        self.set_endpoint_z("B", b, "saved B")
 
     def _update_enabled(self) -> None:
         ready = self.frames is not None

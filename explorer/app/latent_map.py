@@ -3,12 +3,27 @@
 Hover a point to see its image; click one to make its z the current z.  The current z (a star) and
 every scored image (a triangle, green in distribution, red out) are drawn in the same projection
 (:mod:`models.latent_map`).  Encoding the subset runs in the background.
+
+The hover preview lives only while the pointer is over the plot: it hides when the pointer leaves,
+when a menu or dialog takes the pointer, and when the window loses focus.  Scored images' names are
+drawn only where they do not overlap another name (greedy, in the order they were scored); every
+marker's name and verdict show when the pointer rests on it.  The legend wraps between entries (never
+inside one) and reserves the height the wrapped text needs, so it never clips at any dock width.
 """
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .pixmaps import pixmap
 
@@ -19,6 +34,32 @@ IN_MARKER = (60, 200, 90)
 OUT_MARKER = (240, 60, 50)
 #: how close (screen pixels) the pointer must be to a point to hover or pick it
 PICK_RADIUS_PX = 10
+
+
+class WrappedLegend(QLabel):
+    """A rich-text label that wraps and keeps the height its wrapped text needs at its width (a plain
+    wrapped QLabel in a dock reports one line's height and paints over what is below it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self.width() < 40:          # not laid out yet
+            return
+        h = self.heightForWidth(self.width()) if self.text() else 0
+        if h > 0 and h != self.height():
+            self.setFixedHeight(h)
 
 
 class LatentMapWidget(QWidget):
@@ -73,16 +114,8 @@ class LatentMapWidget(QWidget):
         self.plot.addItem(self.current_item)
         self.labels: list = []
         # the legend sits under the plot, where it never hides points or markers
-        self.legend = QLabel()
-        # two fixed lines (classes; markers) rather than word wrap: a wrapped label reports one
-        # line's height to the layout and, squeezed, paints over the plot's axis
-        self.legend.setWordWrap(False)
-        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend = WrappedLegend()
         self.legend_entries: list[str] = []
-        # a wrapped label reports one line's height to the layout; reserve three so a narrow dock
-        # never squeezes it over the plot's axis
-        self.legend.setMinimumHeight(3 * self.legend.fontMetrics().lineSpacing() + 4)
         lay.addWidget(self.legend)
 
         self.thumb = QLabel(self.plot)
@@ -91,6 +124,15 @@ class LatentMapWidget(QWidget):
         self.thumb.hide()
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.hovered_marker: int | None = None
+        # the preview never outlives the pointer: leaving the plot, a menu or dialog, losing focus
+        for w in (self.plot, self.plot.viewport()):
+            w.installEventFilter(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.focusWindowChanged.connect(lambda _w: self._hide_thumb())
+        self.plot.getPlotItem().getViewBox().sigRangeChanged.connect(lambda *_: self._place_labels())
+        self.plot.getPlotItem().getViewBox().sigResized.connect(lambda *_: self._place_labels())
 
     # ------------------------------------------------------------------------------------ model
     def set_model(self, model) -> None:
@@ -137,11 +179,11 @@ class LatentMapWidget(QWidget):
 
         self.legend_entries = list(lm.classes)
         self.legend.setText("&nbsp;&nbsp; ".join(
-            f'<span style="color: rgb{PALETTE[c % len(PALETTE)]}; font-size: 14px;">●</span>&nbsp;{html.escape(name)}'
-            for c, name in enumerate(lm.classes))
-            + '<br><span style="font-size: 14px;">★</span>&nbsp;current z'
+            f'<span style="color: rgb{PALETTE[c % len(PALETTE)]}; font-size: 14px;">●</span>&nbsp;'
+            + html.escape(name).replace(" ", "&nbsp;") for c, name in enumerate(lm.classes))
+            + '<br><span style="font-size: 14px;">★</span>&nbsp;current&nbsp;z'
             + f'&nbsp;&nbsp; <span style="color: rgb{IN_MARKER};">▲</span>/<span style="color: rgb{OUT_MARKER};">▲'
-              '</span>&nbsp;scored image (in / out of distribution)')
+              '</span>&nbsp;scored image (in&nbsp;/ out of&nbsp;distribution; rest on one for its name)')
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", lm.axis_labels[0])
         pi.setLabel("left", lm.axis_labels[1])
@@ -185,23 +227,46 @@ class LatentMapWidget(QWidget):
     def _redraw_markers(self) -> None:
         import pyqtgraph as pg
 
-        for t in self.labels:
-            self.plot.removeItem(t)
-        self.labels = []
         self.marker_items.clear()
         self._redraw_current()
         if self.map is None or not self.markers:
+            self._place_labels()
             return
         pos = self.marker_positions()
         brushes = [pg.mkBrush(*(OUT_MARKER if v == "out-of-distribution" else IN_MARKER if v else (200, 200, 200)))
                    for _, _, v in self.markers]
-        self.marker_items.setData(pos=pos, brush=brushes)
-        for (name, _, v), p in zip(self.markers, pos):
+        self.marker_items.setData(pos=pos, brush=brushes, data=np.arange(len(self.markers)))
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Name the markers whose labels fit: greedy, first scored first, no label over another (the
+        rest show their names on hover)."""
+        import pyqtgraph as pg
+
+        for t in self.labels:
+            self.plot.removeItem(t)
+        self.labels = []
+        if self.map is None or not self.markers:
+            return
+        vb = self.plot.getPlotItem().getViewBox()
+        view = vb.sceneBoundingRect()
+        fm = self.fontMetrics()
+        taken: list[QRectF] = []
+        for (name, _, v), p in zip(self.markers, self.marker_positions()):
+            at = vb.mapViewToScene(QPointF(float(p[0]), float(p[1])))
+            box = QRectF(at.x(), at.y() - fm.height() - 4, fm.horizontalAdvance(name) + 10, fm.height() + 4)
+            if not view.contains(box) or any(box.intersects(r) for r in taken):
+                continue
+            taken.append(box)
             t = pg.TextItem(name, color=OUT_MARKER if v == "out-of-distribution" else (230, 230, 230),
                             anchor=(0, 1))
             t.setPos(float(p[0]), float(p[1]))
             self.plot.addItem(t)
             self.labels.append(t)
+
+    def labelled_markers(self) -> list[str]:
+        """The names drawn beside their markers now."""
+        return [t.textItem.toPlainText() for t in self.labels]
 
     # ------------------------------------------------------------------------------------ pointer
     def point_at(self, view_x: float, view_y: float) -> int | None:
@@ -228,11 +293,39 @@ class LatentMapWidget(QWidget):
             self._hide_thumb()
             return
         v = vb.mapSceneToView(scene_pos)
+        m = self.marker_at(v.x(), v.y())
+        if m is not None:
+            self.show_marker_name(m, self.plot.mapFromScene(scene_pos))
+            return
         i = self.point_at(v.x(), v.y())
         if i is None:
             self._hide_thumb()
         else:
             self.show_thumbnail(i, self.plot.mapFromScene(scene_pos))
+
+    def marker_at(self, view_x: float, view_y: float) -> int | None:
+        """The scored-image marker within :data:`PICK_RADIUS_PX` screen pixels, if any (the newest)."""
+        if self.map is None or not self.markers:
+            return None
+        pw, ph = self.plot.getPlotItem().getViewBox().viewPixelSize()
+        xy = self.marker_positions()
+        d = ((xy[:, 0] - view_x) / max(pw, 1e-12)) ** 2 + ((xy[:, 1] - view_y) / max(ph, 1e-12)) ** 2
+        near = np.flatnonzero(d <= PICK_RADIUS_PX ** 2)
+        return int(near[-1]) if near.size else None
+
+    def marker_widget_pos(self, index: int) -> QPoint:
+        p = self.marker_positions()[index]
+        vb = self.plot.getPlotItem().getViewBox()
+        return self.plot.mapFromScene(vb.mapViewToScene(QPointF(float(p[0]), float(p[1]))))
+
+    def show_marker_name(self, index: int, at: QPoint) -> None:
+        """The hover box for a scored image: its name and verdict."""
+        name, _, verdict = self.markers[index]
+        self.hovered, self.hovered_marker = None, index
+        self.thumb.setPixmap(QPixmap())
+        self.thumb.setText(f"{name}\n{verdict or 'not scored'}")
+        self._place_thumb(at)
+        self.status.setText(f"{name}: {verdict or 'not scored'}")
 
     def show_thumbnail(self, index: int, at: QPoint | None = None) -> None:
         lm = self.map
@@ -241,19 +334,32 @@ class LatentMapWidget(QWidget):
         self.thumb.setPixmap(pixmap(lm.images[index], 3))
         self.thumb.setToolTip(cls)
         self.thumb.setText("")
+        self.hovered_marker = None
+        self._place_thumb(at if at is not None else self.widget_pos_of(index))
+        self.status.setText(f"#{index}: {cls}")
+
+    def _place_thumb(self, at: QPoint) -> None:
         self.thumb.adjustSize()
-        at = at if at is not None else self.widget_pos_of(index)
         x = at.x() + 12 if at.x() + 12 + self.thumb.width() < self.plot.width() else at.x() - 12 - self.thumb.width()
         y = max(0, min(at.y() - self.thumb.height() // 2, self.plot.height() - self.thumb.height()))
         self.thumb.move(x, y)
         self.thumb.show()
         self.thumb.raise_()
-        self.status.setText(f"#{index}: {cls}")
 
     def _hide_thumb(self) -> None:
-        if self.hovered is not None:
-            self.hovered = None
+        self.hovered = self.hovered_marker = None
+        if self.thumb.isVisible():
             self.thumb.hide()
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() in (QEvent.Type.Leave, QEvent.Type.Hide, QEvent.Type.WindowDeactivate,
+                            QEvent.Type.FocusOut):
+            self._hide_thumb()
+        return super().eventFilter(obj, event)
+
+    def hideEvent(self, event) -> None:
+        self._hide_thumb()
+        super().hideEvent(event)
 
     def _on_mouse_clicked(self, ev) -> None:
         if self.map is None or ev.button() != Qt.MouseButton.LeftButton:
