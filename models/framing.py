@@ -10,6 +10,16 @@ the longer side fills the 28x28 frame, centred.  For a picture in gray levels g 
    median; the content is the bounding box of |g - b| > max(16, 0.1 max |g - b|); g - b is scaled with
    Lanczos so its longer side is the frame's, and centred on black.
 
+Pictures for any other model are *fitted* the way its training folder was read
+(:mod:`models.data`), so a training image dropped back in gives the model the very pixels it
+trained on:
+
+4. :func:`to_rgb`: any mode -> RGB, transparency composited on the training background (white for
+   folders; the checkpoint records it), 16-bit and float rescaled as in :func:`to_gray`;
+5. :func:`fit`: centre-cropped to the model's aspect H:W (the crop ``PIL.ImageOps.fit`` makes, the
+   longer side trimmed equally at both ends), then resized to W x H with Lanczos;
+6. :func:`luma`: for a grey model, ITU-R 601-2 luma in integers, Y = (299 R + 587 G + 114 B + 500) // 1000.
+
 Every function appends what it did to ``steps``.  Used by :mod:`models.intake`; no file I/O here.
 """
 from __future__ import annotations
@@ -48,7 +58,6 @@ def exif_orientation(img) -> int:
 
 def to_gray(img, steps: list[str]) -> np.ndarray:
     """Any mode -> float array in [0, 255] (alpha composited on black, 16-bit rescaled)."""
-    from PIL import Image
 
     mode = img.mode
     if mode == "P":
@@ -124,3 +133,71 @@ def frame(gray: np.ndarray, size: int, steps: list[str]) -> np.ndarray:
     oy, ox = (size - nh) // 2, (size - nw) // 2
     canvas[oy:oy + nh, ox:ox + nw] = np.asarray(im)
     return canvas
+
+
+# ------------------------------------------------------------------------------------------ fitting
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def to_rgb(img, background: tuple[int, int, int], background_name: str, steps: list[str]):
+    """Any Pillow mode -> an RGB image, transparent pixels composited on ``background``."""
+    from PIL import Image
+
+    mode = img.mode
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        gray = to_gray(img, steps)
+        img = Image.fromarray(np.clip(np.round(gray), 0, 255).astype(np.uint8), "L")
+        mode = "L"
+    if mode in _ALPHA_MODES:
+        rgba = img.convert("RGBA")
+        if rgba.getchannel("A").getextrema()[0] < 255:
+            steps.append(f"transparent pixels composited on {background_name} (the training background)")
+            base = Image.new("RGBA", rgba.size, tuple(background) + (255,))
+            base.alpha_composite(rgba)
+            rgba = base
+        return rgba.convert("RGB")
+    if mode == "CMYK":
+        steps.append("CMYK converted to RGB")
+    return img.convert("RGB")
+
+
+def fit(img, height: int, width: int, steps: list[str]):
+    """Centre-crop ``img`` to the aspect ``width:height`` and resize it to ``width`` x ``height``
+    (Lanczos), exactly as ``PIL.ImageOps.fit`` does; the crop and the resize are stated."""
+    from PIL import Image, ImageOps
+
+    w, h = img.size
+    if (w, h) == (width, height):
+        return img
+    target = width / height
+    if w / h > target:
+        kept = (round(h * target), h)
+    elif w / h < target:
+        kept = (w, round(w / target))
+    else:
+        kept = (w, h)
+    if kept != (w, h):
+        cut = w - kept[0] if kept[0] != w else h - kept[1]
+        where = "left and right" if kept[0] != w else "top and bottom"
+        steps.append(f"centre-cropped to {kept[0]}x{kept[1]}, the model's {aspect(height, width)} aspect "
+                     f"({cut} px cut from the {where})")
+    steps.append(f"resized to {width}x{height} (Lanczos)")
+    return ImageOps.fit(img, (width, height), method=Image.Resampling.LANCZOS)
+
+
+def aspect(height: int, width: int) -> str:
+    """``"W:H"`` in lowest terms (64x64 -> ``"1:1"``, 40x17 -> ``"40:17"``)."""
+    from math import gcd
+
+    g = gcd(int(width), int(height)) or 1
+    return f"{width // g}:{height // g}"
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 RGB -> (...) uint8 ITU-R 601-2 luma, Y = (299 R + 587 G + 114 B + 500) // 1000
+    (the conversion :mod:`models.data` uses for grey folders, in integers)."""
+    c = np.asarray(rgb).astype(np.int32)
+    return ((c[..., 0] * 299 + c[..., 1] * 587 + c[..., 2] * 114 + 500) // 1000).astype(np.uint8)

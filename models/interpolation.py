@@ -144,6 +144,6 @@ def endpoint_latent(model, spec: int | str | os.PathLike | IntakeResult | np.nda
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         return model.prior_z(1, temperature=temperature, seed=int(spec))[0]
     if not isinstance(spec, IntakeResult):
-        spec = take_in(spec, image_shape=tuple(model.image_shape), max_images=1)[0]
+        spec = take_in(spec, model=model, max_images=1)[0]
     with torch.no_grad():
         return model.encode(from_uint8(spec.uint8).unsqueeze(0))[0]

@@ -90,8 +90,10 @@ def _empty(tmp_path):
 
 
 def test_unsupported_shapes_and_sources_are_refused_in_one_line():
-    with pytest.raises(IntakeError, match="3x64x64 cannot be taken in yet"):
+    with pytest.raises(IntakeError, match=r"array of shape \(28, 28\); expected \(N, 64, 64\), \(N, 3, 64, 64\)"):
         take_in(np.zeros((28, 28), np.uint8), image_shape=(3, 64, 64))
+    with pytest.raises(IntakeError, match="images of shape 2x64x64 cannot be taken in: .* C = 1 \\(grey\\) or 3"):
+        take_in(np.zeros((28, 28), np.uint8), image_shape=(2, 64, 64))
     with pytest.raises(IntakeError, match="not an image source"):
         take_in(3.5)
 
