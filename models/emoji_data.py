@@ -211,6 +211,8 @@ def write_folder(out: str | Path, size: int = 64, background=(255, 255, 255), fo
     ``out/emoji.json`` listing them.  Returns the list."""
     from PIL import Image
 
+    from .atomic_io import atomic_write_bytes
+
     renderer = Renderer(font)
     items = catalogue(renderer)
     out = Path(out)
@@ -221,11 +223,11 @@ def write_folder(out: str | Path, size: int = 64, background=(255, 255, 255), fo
         buf = io.BytesIO()
         Image.fromarray(rgb, "RGB").save(buf, format="PNG", optimize=False, compress_level=9)
         item["file"] = f"{item['group']}/{file_name(item)}"
-        (out / item["file"]).write_bytes(buf.getvalue())
+        atomic_write_bytes(out / item["file"], buf.getvalue())
     counts = {g: sum(1 for i in items if i["group"] == g) for g in GROUPS}
     meta = {"font": str(font), "size": size, "background": list(background), "count": len(items),
             "groups": counts, "items": [{k: i[k] for k in ("file", "name", "codepoints", "group")} for i in items]}
-    (out / "emoji.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
+    atomic_write_bytes(out / "emoji.json", json.dumps(meta, indent=1, ensure_ascii=False).encode("utf-8"))
     log(f"wrote {len(items)} emoji to {out}: " + ", ".join(f"{g} {n}" for g, n in counts.items()))
     return items
 
