@@ -1,7 +1,9 @@
 """latent-explorer score [--model FILE] [--k K] [--json] PATH...
 
 Each PATH is an image file (anything Pillow opens), a directory of images (searched recursively; files
-with an image suffix or .npy), or a ``.npy`` array of shape (N, 28, 28) or (N, 1, 28, 28), uint8 0-255.
+with an image suffix or .npy), or a ``.npy`` array at the model's size -- (N, H, W), (N, C, H, W) or
+(N, H, W, C), uint8 0-255.  Every input is taken in by :func:`models.intake.take_in` for *this* model: a
+colour model keeps a picture's colour, a Fashion-MNIST model frames it like Fashion-MNIST.
 Prints a table, or with ``--json`` one JSON list of objects with exactly the fields
 ``source, index, log_likelihood_nats, bits_per_dim, ood_statistic, percentile, verdict, method``, in the
 order of the inputs.
@@ -40,10 +42,11 @@ def _err(msg: str) -> None:
     print(f"latent-explorer: error: {msg}", file=sys.stderr)
 
 
-def collect(paths: list[str]):
-    """Yield (source, index, uint8 (1, 28, 28) tensor) per image, or (source, None, message) per failure.
+def collect(paths: list[str], model=None):
+    """Yield (source, index, uint8 (C, H, W) tensor) per image, or (source, None, message) per failure.
 
-    Every path goes through :func:`models.intake.take_in`, which owns the accepted suffixes."""
+    Every path goes through :func:`models.intake.take_in` in ``model``'s shape and framing (default
+    1x28x28 Fashion-MNIST framing), which owns the accepted suffixes."""
     from models.intake import ARRAY_SUFFIXES, IMAGE_SUFFIXES, IntakeError, folder_files, take_in
 
     for raw in paths:
@@ -58,7 +61,7 @@ def collect(paths: list[str]):
             items = [raw]
         for item in items:
             try:
-                results = take_in(item, name=item, max_images=None)
+                results = take_in(item, model=model, name=item, max_images=None)
             except IntakeError as exc:
                 yield item, None, str(exc)
                 continue
@@ -76,9 +79,10 @@ def run(args: argparse.Namespace) -> int:
     if args.model is None and not Path(model_path).exists():
         raise UserError(f"the bundled VAE {model_path} is missing; pass --model FILE")
 
+    model = models.load(model_path, device=args.device)
     ok: list[tuple[str, int, object]] = []
     failed: list[tuple[int, dict]] = []  # (how many inputs were scored before it, its JSON row)
-    for source, index, value in collect(args.paths):
+    for source, index, value in collect(args.paths, model):
         if index is None:
             _err(value)
             failed.append((len(ok), _failed_row(source, value)))
@@ -93,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    model = models.load(model_path, device=args.device)
     from models import scoring
 
     scoring.calibration_of(model)  # fail early (one line) when the model has no calibration
