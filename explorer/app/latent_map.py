@@ -152,7 +152,7 @@ class LatentMapWidget(QWidget):
             self.status.setText("Open a model to map its latent space.")
             return
         method = str(self.projection.currentData())
-        self.status.setText("Encoding the Fashion-MNIST test subset…")
+        self.status.setText("Encoding images of the model's own kind for the map…")
 
         def job():
             from models.latent_map import build
@@ -188,7 +188,7 @@ class LatentMapWidget(QWidget):
         pi.setLabel("bottom", lm.axis_labels[0])
         pi.setLabel("left", lm.axis_labels[1])
         self.plot.autoRange()
-        self.status.setText(f"{len(lm):,} test images, {lm.method.upper() if lm.method == 'pca' else 'slider axes'}; "
+        self.status.setText(f"{lm.source}, {lm.method.upper() if lm.method == 'pca' else 'slider axes'}; "
                             f"click a point to go there")
         self._redraw_markers()
         self.mapReady.emit(len(lm))
@@ -331,7 +331,7 @@ class LatentMapWidget(QWidget):
         lm = self.map
         self.hovered = index
         cls = lm.classes[lm.labels[index]] if 0 <= lm.labels[index] < len(lm.classes) else "?"
-        self.thumb.setPixmap(pixmap(lm.images[index], 3))
+        self.thumb.setPixmap(pixmap(lm.images[index], max(1, 84 // max(lm.images.shape[1:3]))))
         self.thumb.setToolTip(cls)
         self.thumb.setText("")
         self.hovered_marker = None
