@@ -56,7 +56,9 @@ def _families() -> dict[str, Callable[..., GenerativeModel]]:
     from .gan import GANModel
     from .vae import VAEModel
 
-    return {"vae": VAEModel.build, "gan": GANModel.build}
+    from .foreign.plugins import builders  # families of installed plugins (entry points)
+
+    return {**builders(), "vae": VAEModel.build, "gan": GANModel.build}
 
 
 # ---------------------------------------------------------------------------------------- saving
@@ -90,8 +92,10 @@ def load(path: str | os.PathLike, device: str | torch.device = "auto") -> Genera
     valid Latent Explorer checkpoint (see the module docstring for the order of checks).
     """
     p = Path(path)
-    source = _open_source(p)
-    model = _build(p, source)
+    from .foreign import kind_of, open_foreign  # made elsewhere: .pt2, .onnx, HF folders, plugins' files
+
+    kind = kind_of(p)
+    model = open_foreign(p, kind) if kind else _build(p, _open_source(p))
     try:
         model.to(device)
     except ValueError as exc:
