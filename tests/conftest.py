@@ -43,8 +43,26 @@ def _isolated_app_settings(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def trained_vae_path() -> Path:
+    """The bundled VAE: trained (its decodes differ by 70+ grey levels between latents, so a stale or
+    wrong frame shows) and calibrated; loads in about 15 ms.  Use it wherever a test looks at pixels."""
+    from panel_helpers import bundled_calibrated
+
+    return bundled_calibrated("vae")
+
+
+@pytest.fixture(scope="session")
+def trained_gan_path() -> Path:
+    """The bundled GAN, trained and calibrated (pair it with a fast-directions fixture)."""
+    from panel_helpers import bundled_calibrated
+
+    return bundled_calibrated("gan")
+
+
+@pytest.fixture(scope="session")
 def tiny_vae_path(tmp_path_factory) -> Path:
-    """An untrained VAE saved as a checkpoint (fast; independent of the bundled assets)."""
+    """An untrained VAE saved as a checkpoint: it decodes to flat grey, so it is for tests that do not
+    look at pixels (refusals, routing, settings); pixel tests use ``trained_vae_path``."""
     import torch
 
     import models

@@ -7,15 +7,28 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import functools  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
 import models  # noqa: E402
 
 
+def bundled_calibrated(name: str) -> Path:
+    """The bundled checkpoint ``name`` ("vae", "beta-vae", "gan"), trained and calibrated.  Missing or
+    uncalibrated is a failure, never a skip: the repository ships them (assets/README.md rebuilds them)."""
+    path = models.bundled(name)
+    assert path.exists(), f"{path} is missing: the repository ships it (assets/README.md says how to rebuild it)"
+    model = models.load(path, device="cpu")
+    cal = model.metadata.get("calibration")
+    assert isinstance(cal, dict) and cal.get("quantiles"), f"{path} carries no OOD calibration: run " \
+                                                           f"`latent-explorer calibrate {path}`"
+    return path
+
+
 @functools.lru_cache(maxsize=None)
 def tiny_vae():
-    """An untrained VAE (fast to build; the bundled ones may still be training)."""
+    """An untrained VAE (it decodes to flat grey: not for tests that look at pixels; see ``trained_vae``)."""
     from models.vae import VAEModel
 
     torch.manual_seed(0)
@@ -24,37 +37,13 @@ def tiny_vae():
 
 @functools.lru_cache(maxsize=None)
 def calibrated_vae():
-    """The bundled VAE if it is trained and calibrated, else None (tests that need a trained model skip)."""
-    path = models.bundled("vae")
-    if not path.exists():
-        return None
-    try:
-        m = models.load(path, device="cpu")
-    except models.CheckpointError:
-        return None
-    cal = m.metadata.get("calibration")
-    if not isinstance(cal, dict) or not cal.get("quantiles"):
-        return None
-    return m
+    """The bundled VAE, trained and calibrated; missing or uncalibrated fails the test (CI has it)."""
+    return models.load(bundled_calibrated("vae"), device="cpu")
 
 
-@functools.lru_cache(maxsize=None)
-def calibrated_tiny_vae():
-    """The tiny VAE with a quick calibration on 200 held-out images (or, without the dataset, the
-    bundled test subset's first images)."""
-    from models import scoring
-
-    m = tiny_vae()
-    try:
-        from models.data import fashion_mnist
-
-        imgs = fashion_mnist("heldout").images[:200]
-    except Exception:  # noqa: BLE001
-        from models.bundled_data import load_subset
-
-        imgs = torch.from_numpy(load_subset()[0][:200]).unsqueeze(1)
-    scoring.calibrate(m, images=imgs, source="test")
-    return m
+def trained_vae():
+    """The bundled trained VAE (one shared instance): for tests that look at pixels."""
+    return calibrated_vae()
 
 
 _EXECUTORS: list = []

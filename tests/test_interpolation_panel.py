@@ -1,11 +1,15 @@
-"""The interpolation panel: endpoints, frames, playback, scrubbing and export."""
+"""The interpolation panel: endpoints, frames, playback, scrubbing and export.
+
+With the bundled trained VAE, so a walk from A to B is one a person sees change."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from panel_helpers import executor, tiny_vae, wait_background  # noqa: I001
+from app_helpers import assert_visibly_different
+from panel_helpers import executor, trained_vae, wait_background  # noqa: I001
 
 from explorer.app.interpolation_panel import InterpolationPanel
 from models.bundled_data import SAMPLES_DIR
@@ -17,18 +21,25 @@ def panel(qtbot):
     qtbot.addWidget(p)
     p.show()
     with qtbot.waitSignal(p.framesReady, timeout=20000):
-        p.set_model(tiny_vae())
+        p.set_model(trained_vae())
     wait_background(qtbot)
     return p
 
 
 def test_new_model_gives_a_strip_whose_ends_are_a_and_b(panel):
     assert panel.frames.shape == (16, 28, 28)
-    m = tiny_vae()
+    m = trained_vae()
     za, zb = m.prior_z(1, seed=0)[0].numpy(), m.prior_z(1, seed=1)[0].numpy()
     assert np.allclose(panel.zs[0], za, atol=1e-5) and np.allclose(panel.zs[-1], zb, atol=1e-5)
     assert np.array_equal(panel.frames[0], panel.endpoints["A"].image)
     assert np.array_equal(panel.frames[-1], panel.endpoints["B"].image)
+    # a walk a person sees: A and B differ, the middle is neither, and the frames are decodes of the path
+    assert_visibly_different(panel.frames[0], panel.frames[-1], "A and B")
+    middle = panel.frames[8]
+    assert not (np.array_equal(middle, panel.frames[0]) or np.array_equal(middle, panel.frames[-1]))
+    from models.imaging import to_uint8
+
+    assert np.array_equal(panel.frames[8], to_uint8(m.decode(torch.from_numpy(panel.zs[8])[None]))[0, 0])
 
 
 def test_steps_method_and_endpoints_from_images_and_current_z(panel, qtbot):
@@ -41,11 +52,18 @@ def test_steps_method_and_endpoints_from_images_and_current_z(panel, qtbot):
     wait_background(qtbot)
     norms = np.linalg.norm(panel.zs, axis=1)
     assert norms[2] < max(norms[0], norms[-1])          # lerp passes inside the shell
+    before = panel.frames[0].copy()
     with qtbot.waitSignal(panel.framesReady, timeout=20000):
         panel.set_endpoint_file("A", SAMPLES_DIR / "trouser.png")
     wait_background(qtbot)
     assert panel.end_labels["A"].text() == "A: trouser.png"
-    z = np.linspace(-1, 1, tiny_vae().latent_dim).astype(np.float32)
+    # the walk now starts at the trouser's reconstruction: it looks like the trouser, not like sample 0
+    from models.intake import load_image
+
+    trouser = load_image(SAMPLES_DIR / "trouser.png").uint8.numpy()[0]
+    assert_visibly_different(panel.frames[0], before, "the new start and the old one")
+    assert np.abs(panel.frames[0].astype(int) - trouser).mean() < 0.6 * np.abs(before.astype(int) - trouser).mean()
+    z = np.linspace(-1, 1, trained_vae().latent_dim).astype(np.float32)
     panel.current_z_provider = lambda: z
     with qtbot.waitSignal(panel.framesReady, timeout=20000):
         panel.set_endpoint_current("B")
@@ -82,6 +100,9 @@ def test_without_loop_playback_stops_at_the_last_frame(panel, qtbot):
 def test_scrub_shows_frame_and_use_frame_emits_its_z(panel, qtbot):
     panel.scrub.setValue(7)
     assert np.array_equal(panel.preview.array(), panel.frames[7])
+    panel.scrub.setValue(15)
+    assert_visibly_different(panel.preview.array(), panel.frames[0], "the last frame and the first")
+    panel.scrub.setValue(7)
     assert panel.frame_label.text().startswith("frame 8 / 16")
     with qtbot.waitSignal(panel.latentChosen) as blocker:
         panel.use_button.click()
@@ -92,6 +113,10 @@ def test_export_gif_has_n_frames_and_png_strip_has_n_tiles(panel, tmp_path):
     gif = panel.export(tmp_path / "walk.gif")
     with Image.open(gif) as im:
         assert im.n_frames == 16 and im.size == (112, 112)
+        first = np.asarray(im.convert("L"))
+        im.seek(15)
+        last = np.asarray(im.convert("L"))
+    assert_visibly_different(first, last, "the GIF's first and last frames")
     png = panel.export(tmp_path / "walk.png")
     with Image.open(png) as im:
         assert im.size == ((16 * 30 + 2) * 2, 32 * 2)

@@ -70,11 +70,8 @@ def test_directions_projection_uses_the_first_two_sliders(model):
         build(model, method="tsne")
 
 
-def test_trained_model_separates_classes_on_the_map():
-    path = models.bundled("vae")
-    if not path.exists():
-        pytest.skip("bundled VAE not trained yet")
-    lm = build(models.load(path, device="cpu"))
+def test_trained_model_separates_classes_on_the_map(trained_vae_path):
+    lm = build(models.load(trained_vae_path, device="cpu"))
     centres = np.stack([lm.xy[lm.labels == c].mean(0) for c in range(10)])
     spread = np.mean([lm.xy[lm.labels == c].std(0).mean() for c in range(10)])
     # trousers and sandals, say, sit far apart compared with the typical within-class spread

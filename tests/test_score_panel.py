@@ -1,12 +1,14 @@
-"""The score panel: a queue of images scored in the background, details, histograms, cancel."""
-from __future__ import annotations
+"""The score panel: a queue of images scored in the background, details, histograms, cancel.
 
-import time
+Scored with the bundled trained VAE, so verdicts and reconstructions are ones a person can judge: a
+sneaker's reconstruction looks like the sneaker and not like the bag."""
+from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from panel_helpers import executor, calibrated_tiny_vae, calibrated_vae, slow_scoring, tiny_vae, wait_background  # noqa: I001
+from app_helpers import assert_looks_the_same, assert_visibly_different
+from panel_helpers import executor, slow_scoring, trained_vae, wait_background  # noqa: I001
 
 from explorer.app import score_panel as sp
 from models.bundled_data import SAMPLES_DIR
@@ -18,7 +20,7 @@ def panel(qtbot):
     qtbot.addWidget(p)
     p.resize(520, 760)
     p.show()
-    p.set_model(calibrated_tiny_vae())
+    p.set_model(trained_vae())
     return p
 
 
@@ -37,17 +39,26 @@ def test_dropped_files_are_queued_scored_and_listed_with_verdicts(panel, qtbot):
     _wait_idle(qtbot, panel)
     assert [i.status for i in items] == ["done"] * 3
     assert len(scored) == 3 and panel.list.count() == 3
+    assert [i.verdict for i in items] == ["in-distribution", "out-of-distribution", "in-distribution"]
     for i, item in enumerate(items):
-        assert item.score.verdict in ("in-distribution", "out-of-distribution")
         assert item.score.verdict in panel.list.item(i).text()
         assert item.image.shape == (28, 28) and item.reconstruction.shape == (28, 28)
-        assert item.z.shape == (tiny_vae().latent_dim,)
+        assert item.z.shape == (trained_vae().latent_dim,)
         assert item.raw is not None
+    # each reconstruction is its own image's: closer to it than to the other garment, and the two
+    # garments' reconstructions differ as a person sees it (a decoder that ignored z would fail here)
+    sneaker, bag = items[0], items[2]
+    assert_visibly_different(sneaker.reconstruction, bag.reconstruction, "the sneaker's and the bag's reconstructions")
+    for own, other in ((sneaker, bag), (bag, sneaker)):
+        err_own = np.abs(own.reconstruction.astype(int) - own.image).mean()
+        err_other = np.abs(own.reconstruction.astype(int) - other.image).mean()
+        assert err_own < 0.6 * err_other, (own.name, err_own, err_other)
     # the first of the batch was selected: its z went to the explorer and its details are shown
     assert np.allclose(chosen.args[0], items[0].z)
     assert panel.details.verdict_label.text() == items[0].score.verdict.upper()
     assert "bits/dim" in panel.details.ll_label.text() and "nats" in panel.details.ll_label.text()
     assert panel.details.seen.array() is not None and np.array_equal(panel.details.seen.array(), items[0].image)
+    assert_looks_the_same(panel.details.recon.array(), items[0].reconstruction, "the reconstruction shown")
     assert "Intake" in panel.details.steps_label.text()
     assert len(panel.details.stat_plot.getPlotItem().items) >= 3        # histogram, threshold, marker
     assert len(panel.details.raw_plot.getPlotItem().items) >= 2         # raw histogram and marker
@@ -55,6 +66,7 @@ def test_dropped_files_are_queued_scored_and_listed_with_verdicts(panel, qtbot):
     with qtbot.waitSignal(panel.latentChosen) as chosen:
         panel.select(items[2])
     assert np.allclose(chosen.args[0], items[2].z)
+    assert np.array_equal(panel.details.recon.array(), items[2].reconstruction)
 
 
 def test_intake_steps_are_listed_and_bad_files_fail_without_stopping_the_queue(panel, qtbot, tmp_path):
@@ -93,12 +105,10 @@ def test_arrays_and_pasted_bytes_are_accepted(panel, qtbot):
 def test_cancel_stops_the_job_and_the_panel_stays_usable(panel, qtbot, monkeypatch):
     orig = slow_scoring(monkeypatch, 200)
     items = panel.add_files([SAMPLES_DIR / f for f in ("sneaker.png", "bag.png", "coat.png", "dress.png")])
-    qtbot.waitUntil(lambda: items[0].status == "running", timeout=5000)
+    qtbot.waitUntil(lambda: items[0].status == "running", timeout=60_000)
     assert panel.cancel_button.isEnabled()
-    t0 = time.perf_counter()
     panel.cancel_button.click()
-    _wait_idle(qtbot, panel)
-    assert time.perf_counter() - t0 < 3
+    _wait_idle(qtbot, panel)     # the 200-tick job stops at its next checkpoint (a hang fails here)
     assert [i.status for i in items] == ["cancelled"] * 4
     assert "cancelled" in panel.list.item(3).text()
     assert not panel.cancel_button.isEnabled()
@@ -135,23 +145,11 @@ def test_opening_another_model_scores_the_same_images_again_with_it(panel, qtbot
     # images dropped before any model is open wait for it
     panel.set_model(None)
     [item] = panel.add_files([SAMPLES_DIR / "bag.png"])
-    qtbot.wait(100)
+    wait_background(qtbot)                       # nothing to run it with: it waits
     assert item.status == "queued"
-    panel.set_model(calibrated_tiny_vae())
+    panel.set_model(trained_vae())
     _wait_idle(qtbot, panel)
-    assert item.status == "done" and panel.list.count() == 1
-
-
-def test_trained_model_tells_a_garment_from_a_digit(qtbot):
-    m = calibrated_vae()
-    if m is None:
-        pytest.skip("the bundled VAE is not trained and calibrated yet")
-    p = sp.ScorePanel(executor())
-    qtbot.addWidget(p)
-    p.set_model(m)
-    garment, digit = p.add_files([SAMPLES_DIR / "sneaker.png", SAMPLES_DIR / "foreign-digit-3.png"])
-    _wait_idle(qtbot, p)
-    assert garment.verdict == "in-distribution" and digit.verdict == "out-of-distribution"
+    assert item.status == "done" and panel.list.count() == 1 and item.verdict == "in-distribution"
 
 
 def test_a_gan_is_inverted_off_the_gui_thread_and_scored_without_a_likelihood(qtbot):

@@ -39,7 +39,9 @@ def create_actions(window) -> None:
     window.undo_action = window.history.stack.createUndoAction(window, "&Undo")
     window.undo_action.setShortcut(S.Undo)
     window.redo_action = window.history.stack.createRedoAction(window, "&Redo")
-    window.redo_action.setShortcut(S.Redo)
+    # Ctrl+Shift+Z everywhere (the README's key), plus the platform's own (Ctrl+Y on some)
+    redo_keys = [QKeySequence("Ctrl+Shift+Z")] + QKeySequence.keyBindings(S.Redo)
+    window.redo_action.setShortcuts(list(dict.fromkeys(redo_keys, None)))
     for a in (window.undo_action, window.redo_action):
         window.addAction(a)
     window.copy_image_action = act("&Copy Image", lambda: window_files.copy_canvas(window), S.Copy,
