@@ -130,7 +130,7 @@ class LatentMapWidget(QWidget):
             w.installEventFilter(self)
         app = QApplication.instance()
         if app is not None:
-            app.focusWindowChanged.connect(lambda _w: self._hide_thumb())
+            app.focusWindowChanged.connect(self._focus_window_changed)   # a method: disconnected with self
         self.plot.getPlotItem().getViewBox().sigRangeChanged.connect(lambda *_: self._place_labels())
         self.plot.getPlotItem().getViewBox().sigResized.connect(lambda *_: self._place_labels())
 
@@ -350,6 +350,9 @@ class LatentMapWidget(QWidget):
         self.hovered = self.hovered_marker = None
         if self.thumb.isVisible():
             self.thumb.hide()
+
+    def _focus_window_changed(self, _window) -> None:
+        self._hide_thumb()
 
     def eventFilter(self, obj, event) -> bool:
         if event.type() in (QEvent.Type.Leave, QEvent.Type.Hide, QEvent.Type.WindowDeactivate,
