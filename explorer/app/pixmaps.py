@@ -79,8 +79,12 @@ class ImageLabel(QLabel):
 
     def set_image(self, a) -> None:
         self._array = as_uint8(a)
-        scale = max(1, self._box // max(self._array.shape[:2]))
-        self.setPixmap(pixmap(self._array, scale))
+        longest = max(self._array.shape[:2])
+        if longest > self._box:   # larger than the box: scaled down smoothly to fit
+            self.setPixmap(pixmap(self._array, 1).scaled(self._box, self._box, Qt.AspectRatioMode.KeepAspectRatio,
+                                                         Qt.TransformationMode.SmoothTransformation))
+            return
+        self.setPixmap(pixmap(self._array, self._box // longest))
 
     def clear_image(self, text: str = "—") -> None:
         self._array = None

@@ -2,14 +2,17 @@
 of samples from the prior; clicking a sample makes it the current point.
 
 The grid is drawn on the render worker (``model.prior_z`` + ``decode``, so a seed here gives the same
-images as ``latent-explorer sample``); this panel only shows the pixels it gets back.
+images as ``latent-explorer sample``); this panel only shows the pixels it gets back, grey or colour.
+Each thumbnail fills a :data:`THUMB_BOX` pixel square: a small image is upscaled by the largest whole
+factor that fits (nearest neighbour, pixels stay crisp: 28 px x 3, 32 px x 2, 64 px x 1); a larger one
+is scaled down smoothly to fit.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QGridLayout, QPushButton,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
@@ -21,12 +24,13 @@ from .state import ExplorerState, LoadedModel
 
 GRID_ROWS = 3
 GRID_COLS = 3
-THUMB_SCALE = 3
+#: side of a thumbnail's square in screen pixels (a 28x28 image at 3x)
+THUMB_BOX = 84
 
 
 @dataclass
 class SampleGrid:
-    images: np.ndarray   # (N, H, W) uint8
+    images: np.ndarray   # (N, H, W) grey or (N, H, W, 3) colour uint8
     values: np.ndarray   # (N, D) slider values of each sample
     seed: int
     temperature: float
@@ -47,9 +51,20 @@ def draw_grid(loaded: LoadedModel, n: int, temperature: float, seed: int) -> Sam
     return SampleGrid(images=imgs, values=values, seed=seed, temperature=temperature)
 
 
-def thumbnail(image: np.ndarray, scale: int = THUMB_SCALE) -> QPixmap:
-    """(H, W) or (H, W, 3) uint8 -> a crisp (nearest-neighbour) pixmap."""
-    return pixmap(image, scale)
+def thumb_side(height: int, width: int, box: int = THUMB_BOX) -> int:
+    """The on-screen side of a thumbnail of an H x W image (see the module docstring)."""
+    longest = max(height, width)
+    return longest * (box // longest) if longest <= box else box
+
+
+def thumbnail(image: np.ndarray, box: int = THUMB_BOX) -> QPixmap:
+    """(H, W) or (H, W, 3) uint8 -> a pixmap that fits ``box``: upscaled by a whole factor
+    (nearest neighbour) when small, scaled down smoothly when larger."""
+    h, w = image.shape[:2]
+    if max(h, w) <= box:
+        return pixmap(image, box // max(h, w))
+    return pixmap(image, 1).scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio,
+                                   Qt.TransformationMode.SmoothTransformation)
 
 
 class SamplingPanel(QDockWidget):
@@ -84,16 +99,14 @@ class SamplingPanel(QDockWidget):
         self.buttons: list[QToolButton] = []
         grid = QGridLayout()
         grid.setSpacing(4)
-        side = 28 * THUMB_SCALE
         for i in range(GRID_ROWS * GRID_COLS):
             b = QToolButton()
             b.setObjectName(f"sample-{i}")
-            b.setIconSize(QSize(side, side))
-            b.setFixedSize(side + 8, side + 8)
             b.setToolTip("Click to make this sample the current point")
             b.clicked.connect(lambda _=False, i=i: self.choose(i))
             grid.addWidget(b, i // GRID_COLS, i % GRID_COLS)
             self.buttons.append(b)
+        self._size_buttons(thumb_side(28, 28))
         lay.addLayout(grid)
         lay.addStretch(1)
         self.setWidget(body)
@@ -136,8 +149,15 @@ class SamplingPanel(QDockWidget):
         self.temperature.setToolTip("Scales the prior's standard deviation: lower gives more typical, "
                                     "less varied samples" + (" (the truncation trick)" if gan else ""))
         self.grid_data = None
+        _, h, w = loaded.model.image_shape
+        self._size_buttons(thumb_side(h, w))
         self._set_enabled(True)
         self.refresh()
+
+    def _size_buttons(self, side: int) -> None:
+        for b in self.buttons:
+            b.setIconSize(QSize(side, side))
+            b.setFixedSize(side + 8, side + 8)
 
     def _grid_ready(self, loaded: LoadedModel, g: SampleGrid) -> None:
         if loaded is not self.state.loaded:

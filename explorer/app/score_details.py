@@ -25,10 +25,10 @@ OUT_COLOR = QColor(220, 70, 60)
 NEUTRAL_COLOR = QColor(150, 150, 150)
 
 RAW_EXPLANATION = (
-    "<b>Why not just use the likelihood?</b> A model trained on Fashion-MNIST gives simple images — "
-    "MNIST digits, blank or smooth pictures — likelihoods as high as, or higher than, its own garments, "
-    "because they are easy to compress (mostly black, few strokes): on the raw histogram they hide among "
-    "the likely garments. The verdict subtracts the image's own complexity (its lossless compressed "
+    "<b>Why not just use the likelihood?</b> A model trained on {data} gives simple images — "
+    "MNIST digits, blank or smooth pictures — likelihoods as high as, or higher than, its own images, "
+    "because they are easy to compress (flat areas, few strokes): on the raw histogram they hide among "
+    "the likely training images. The verdict subtracts the image's own complexity (its lossless compressed "
     "size; Serrà et al. 2020), which moves such images into the unusual tail.")
 
 
@@ -96,7 +96,7 @@ class ScoreDetails(QWidget):
             p.hideButtons()
             p.getPlotItem().setMenuEnabled(False)
             dl.addWidget(p)
-        self.raw_text = _wrapping(RAW_EXPLANATION, "color: #bbb;")
+        self.raw_text = _wrapping(RAW_EXPLANATION.format(data="Fashion-MNIST"), "color: #bbb;")
         dl.addWidget(self.raw_text)
         dl.addStretch(1)
         self.show_item(None)
@@ -150,13 +150,22 @@ class ScoreDetails(QWidget):
             self.stat_label.setText(f"{sc.ood_statistic:.2f}{thr}")
             fpr = f"  (OOD above {100 * (1 - cal['fpr']):.0f})" if cal and "fpr" in cal else ""
             self.pct_label.setText(f"{sc.percentile:.1f}{fpr}")
-            self.pct_label.setToolTip("share of held-out Fashion-MNIST images with a lower OOD statistic, in %")
+            self.pct_label.setToolTip(f"share of held-out {self._data_name()} images with a lower OOD statistic, in %")
             self.method_label.setText(f"Method: {sc.method}")
         self._draw_histograms(item)
 
     def _explain(self) -> None:
         gan = self.model is not None and getattr(self.model, "family", "") == "gan"
-        self.raw_text.setText(RAW_EXPLANATION_GAN if gan else RAW_EXPLANATION)
+        self.raw_text.setText(RAW_EXPLANATION_GAN if gan else RAW_EXPLANATION.format(data=self._data_name()))
+
+    def _data_name(self) -> str:
+        """What the open model was trained on, in words (its checkpoint's dataset name)."""
+        ds = {} if self.model is None else self.model.metadata.get("dataset")
+        name = str(ds.get("name") or "") if isinstance(ds, dict) else ""
+        if name in ("", "fashion-mnist", "fmnist"):
+            return "Fashion-MNIST" if name or self.model is None or tuple(self.model.image_shape) == (1, 28, 28) \
+                else "its own data"
+        return name.removeprefix("folder:") or "its own data"
 
     def _calibration(self) -> dict[str, Any] | None:
         cal = None if self.model is None else self.model.metadata.get("calibration")

@@ -81,7 +81,7 @@ def analyse(model, item: ScoredImage, job, report) -> dict[str, Any]:
 
     stage("taking in")
     intake = item.source if isinstance(item.source, IntakeResult) else \
-        take_in(item.source, image_shape=tuple(model.image_shape), name=item.name, max_images=1)[0]
+        take_in(item.source, model=model, name=item.name, max_images=1)[0]
     ex = scoring.explain(model, intake.uint8.unsqueeze(0), cancel=stop, progress=stage)[0]
     return {"image": display_image(intake.uint8.numpy()), "steps": list(intake.steps), "z": ex.z,
             "reconstruction": display_image(ex.reconstruction), "score": ex.score, "raw": ex.raw,

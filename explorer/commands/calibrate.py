@@ -2,6 +2,11 @@
 
 Recomputes a checkpoint's OOD calibration on held-out in-distribution images (for Fashion-MNIST the
 last 5,000 training images; never the test set) and rewrites FILE atomically with it.
+
+``--data FOLDER`` works for any model, grey or colour, at any size: the folder is read at the model's
+own shape the way training reads folders (:func:`models.data.image_folder`).  The folder the model was
+trained on contributes only its held-out images (the hashed 10%: a model's training images would look
+more typical than new ones); any other folder is taken as held-out images, all of them.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = models.load(args.file, device=args.device)
     fpr = scoring.DEFAULT_FPR if args.fpr is None else float(args.fpr)
-    images, source = scoring.heldout_images(model, args.data)
+    images, source = heldout(model, args.data)
     if args.max_images is not None:
         if args.max_images < 40:
             raise ValueError("--max-images must be at least 40 (half fits the statistic, half sets the threshold)")
@@ -45,3 +50,23 @@ def run(args: argparse.Namespace) -> int:
           f"(verdict 'out-of-distribution' above the {100 * (1 - fpr):g}th percentile of "
           f"{cal['n']} held-out images)")
     return 0
+
+
+def heldout(model, data: str | None):
+    """(uint8 (N, C, H, W) images, their name) to calibrate ``model`` on (see the module docstring)."""
+    from pathlib import Path
+
+    from models import scoring
+
+    trained_on = (model.metadata.get("training") or {}).get("data")
+    if data is None or data in ("fashion-mnist", "fmnist") or not Path(data).is_dir():
+        return scoring.heldout_images(model, data)
+    if trained_on and Path(str(trained_on)).is_dir() and Path(str(trained_on)).resolve() == Path(data).resolve():
+        return scoring.heldout_images(model, data)
+    import torch
+
+    from models.data import image_folder
+
+    c, h, w = model.image_shape
+    train, held = image_folder(data, size=(h, w), channels=c)
+    return torch.cat([train.images, held.images]), f"folder:{Path(data).name} (all images)"

@@ -1,4 +1,8 @@
-"""latent-explorer info FILE [--json]"""
+"""latent-explorer info FILE [--json]
+
+The checkpoint's facts: family, latent size, image shape (grey or colour), how a dropped picture is
+taken in for it (:func:`models.intake.style_for`), data set, training command, metrics, calibration.
+"""
 from __future__ import annotations
 
 import argparse
@@ -12,10 +16,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import models
+    from models.intake import style_for
 
     model = models.load(args.checkpoint, device="cpu")
     info = model.describe()
     info.pop("device", None)
+    info["intake"] = style_for(model).describe()
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return 0
@@ -26,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
         ("name", info["name"]),
         ("family", info["family"] + (f" (β = {model.config.get('beta')})" if model.family == "vae" else "")),
         ("latent dim", info["latent_dim"]),
-        ("image shape", "x".join(map(str, info["image_shape"]))),
+        ("image shape", "x".join(map(str, info["image_shape"]))
+         + {1: " (grey)", 3: " (colour)"}.get(int(info["image_shape"][0]), "")),
+        ("intake", info["intake"]),
         ("parameters", f"{info['parameters']:,}"),
         ("dataset", f"{dataset.get('name', '?')} ({len(dataset.get('classes', []))} classes)"),
         ("trained", f"{training.get('epochs', '?')} epochs, seed {training.get('seed', '?')}"),
