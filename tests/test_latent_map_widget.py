@@ -147,6 +147,7 @@ def test_the_legend_shows_every_class_name_at_everyday_window_sizes(make_window,
 
     doc = QTextDocument()
     doc.setDefaultFont(legend.font())
+    doc.setDocumentMargin(0)           # as QLabel lays out rich text
     doc.setHtml(legend.text())
     if not legend.wordWrap():
         assert doc.idealWidth() <= legend.width()                       # one line that fits
