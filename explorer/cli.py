@@ -34,6 +34,7 @@ COMMANDS = {
     "score": "Likelihood (nats, bits/dim) and an OOD verdict for images, folders or .npy arrays.",
     "calibrate": "Recompute a checkpoint's OOD calibration on held-out in-distribution data.",
     "bench": "Measure live rendering offscreen: decode, frame latency, bursts, startup, memory.",
+    "export": "Write a checkpoint as a torch.export (.pt2) or ONNX decoder + encoder with a manifest.",
 }
 
 
