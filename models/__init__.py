@@ -13,7 +13,7 @@ from .checkpoint import CheckpointError, load, save
 __all__ = [
     "load", "save", "CheckpointError", "GenerativeModel", "Score", "Direction",
     "available_devices", "resolve_device", "IN_DISTRIBUTION", "OUT_OF_DISTRIBUTION",
-    "ASSETS", "bundled",
+    "ASSETS", "bundled", "bundled_models",
 ]
 
 from pathlib import Path as _Path
@@ -22,6 +22,16 @@ from pathlib import Path as _Path
 ASSETS = _Path(__file__).resolve().parent.parent / "assets"
 
 
+_SHORT_NAMES = {"vae": "vae-fmnist", "beta-vae": "beta-vae-fmnist", "gan": "gan-fmnist"}
+
+
 def bundled(name: str = "vae") -> _Path:
-    """Path of a bundled checkpoint: ``"vae"``, ``"beta-vae"`` or ``"gan"``."""
-    return ASSETS / f"{name}-fmnist.safetensors"
+    """Path of a bundled checkpoint by short name: ``"vae"``, ``"beta-vae"``, ``"gan"`` (Fashion-MNIST),
+    or a full stem such as ``"vae-emoji"`` (see :func:`bundled_models`)."""
+    return ASSETS / f"{_SHORT_NAMES.get(name, name)}.safetensors"
+
+
+def bundled_models() -> list[_Path]:
+    """Every checkpoint shipped in ``assets/`` (the app's Examples menu lists them), Fashion-MNIST first."""
+    files = sorted(ASSETS.glob("*.safetensors"))
+    return sorted(files, key=lambda p: (not p.stem.endswith("-fmnist"), p.stem))

@@ -39,6 +39,7 @@ import torch
 
 from .atomic_io import atomic_write_bytes
 from .base import GenerativeModel, json_dumps
+from .conv_geometry import ImageShapeError, check_image_shape
 from .errors import first_line, printable_name
 from .pickle_guard import looks_like_pickle, safe_torch_load
 from .safetensors_reader import read_safetensors
@@ -222,6 +223,10 @@ def _parse_meta(p: Path, meta: dict[str, str]) -> dict[str, Any]:
         raise _err(p, f"image shape in its metadata {printable_name(str(image['shape']), 40)} disagrees with the "
                       f"architecture's {printable_name(str(config.get('image_shape', [1, 28, 28])), 40)}; "
                       f"the file is damaged.")
+    try:
+        check_image_shape(tuple(image["shape"]))
+    except ImageShapeError as exc:
+        raise _err(p, f"{exc}; this app cannot build a network for that image shape.") from None
     classes = (parsed.get("dataset") or {}).get("classes")
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
         raise _err(p, "the class names in its metadata are malformed (expected a list of names); "

@@ -67,6 +67,14 @@ def create_menus(window) -> None:
     window.file_menu = mb.addMenu("&File")
     window.file_menu.addAction(window.open_action)
     window.recent = RecentFiles(window.settings, window.file_menu.addMenu("Open &Recent"), window.open_model)
+    window.examples_menu = window.file_menu.addMenu("&Examples")
+    from . import bundled_checkpoints
+
+    for path in bundled_checkpoints():
+        a = window.examples_menu.addAction(path.stem, lambda _=False, p=path: window.open_model(p))
+        a.setStatusTip(f"Open the bundled {path.name}")
+    if window.examples_menu.isEmpty():
+        window.examples_menu.addAction("(no bundled models found)").setEnabled(False)
     window.recent_menu = window.recent.menu
     for a in (window.save_image_action, None, window.score_images_action, window.save_latent_action,
               window.load_latent_action, None, window.quit_action):
