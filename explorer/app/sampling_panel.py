@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QGridLayout, QPushButton,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
@@ -68,6 +68,9 @@ def thumbnail(image: np.ndarray, box: int = THUMB_BOX) -> QPixmap:
 
 
 class SamplingPanel(QDockWidget):
+    #: a new grid is showing (explorer.app.sample_marker marks the current sample's tile)
+    grid_shown = Signal()
+
     def __init__(self, state: ExplorerState, worker: ModelExecutor, parent: QWidget | None = None) -> None:
         super().__init__("Sampling", parent)
         self.setObjectName("sampling-dock")
@@ -165,6 +168,7 @@ class SamplingPanel(QDockWidget):
         self.grid_data = g
         for b, img in zip(self.buttons, g.images):
             b.setIcon(QIcon(thumbnail(img)))
+        self.grid_shown.emit()
         if self._adopt_first:
             self._adopt_first = False
             self.choose(0)
