@@ -35,6 +35,17 @@ def expected_pixels(win) -> np.ndarray:
     return display_image(to_uint8(loaded.model.decode(z))[0])
 
 
+def decoded_pixels(win, z) -> np.ndarray:
+    """What ``model.decode(z)`` gives for a latent code ``z``, as the uint8 pixels the canvas draws."""
+    import torch
+
+    from explorer.app.rendering import display_image
+    from models.imaging import to_uint8
+
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, -1)
+    return display_image(to_uint8(win.state.loaded.model.decode(z))[0])
+
+
 def painted_pixels(canvas) -> np.ndarray:
     """What the canvas shows on screen now, as (H, W) grey or (H, W, 3) uint8 at the image's own size:
     the view is rendered (``QWidget.grab``) and read at the centre of each image pixel."""
