@@ -55,6 +55,10 @@ class _ImageItem(pg.ImageItem):
         self._on_painted()
 
 
+#: the overlay's padding (its style sheet's ``padding``)
+OVERLAY_PAD = 8
+
+
 class Canvas(QWidget):
     """Shows frames; ``shown(token)`` fires after a new frame has been painted."""
 
@@ -152,10 +156,16 @@ class Canvas(QWidget):
                                        " padding: 8px; border-radius: 4px; }")
 
     def _place_overlay(self) -> None:
+        """Centred near the top, as tall as its wrapped text needs inside the style's 8-px padding
+        (a wrapped QLabel's own height-for-width ignores style-sheet padding and clipped long text)."""
+        from PySide6.QtCore import QRect
+
         w = max(120, self.view.width() - 40)
-        self.overlay.setFixedWidth(w)
-        self.overlay.adjustSize()
-        self.overlay.move((self.view.width() - w) // 2, 16)
+        inner = QRect(0, 0, w - 2 * OVERLAY_PAD - 4, 10_000)
+        text_h = self.overlay.fontMetrics().boundingRect(inner, int(Qt.TextFlag.TextWordWrap),
+                                                         self.overlay.text()).height()
+        self.overlay.setFixedSize(w, min(text_h + 2 * OVERLAY_PAD + 6, max(60, self.view.height() - 20)))
+        self.overlay.move((self.view.width() - w) // 2, min(16, max(0, self.view.height() - self.overlay.height())))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)

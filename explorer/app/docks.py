@@ -7,8 +7,11 @@ them (scored images become map markers and interpolation endpoints) are made by 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea, QWidget
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QPushButton, QScrollArea,
+                               QVBoxLayout, QWidget)
 
 from .interpolation_panel import InterpolationPanel
 from .latent_map import LatentMapWidget
@@ -32,11 +35,36 @@ class PanelDock(QDockWidget):
         else:
             self.setWidget(panel)
 
+    def announce(self, label: str) -> None:
+        """Name the next latent change for undo ("Undo Jump to scored image")."""
+        history = getattr(self.parent(), "history", None)
+        if history is not None:
+            history.expect(label)
+
+    def jump(self, z, label: str) -> None:
+        """Go to ``z`` (if it fits the open model) as one undo step called ``label``."""
+        if self.state.loaded is not None and np.asarray(z).size == self.state.loaded.latent_dim:
+            self.announce(label)
+            self.state.set_z(z)
+
 
 class ScoreDock(PanelDock):
     def __init__(self, state, executor, parent: QWidget | None = None) -> None:
         super().__init__("Score", "score", ScorePanel(executor), parent)
         self.state = state
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.panel, 1)
+        row = QHBoxLayout()
+        row.setContentsMargins(9, 0, 9, 6)
+        self.export_button = QPushButton("Export results…")
+        self.export_button.setToolTip("Save every scored image's numbers and verdict as CSV or JSON")
+        self.export_button.clicked.connect(self._export_dialog)
+        row.addStretch(1)
+        row.addWidget(self.export_button)
+        lay.addLayout(row)
+        self.setWidget(body)
         state.model_changed.connect(lambda loaded: self.panel.set_model(loaded.model))
         self.panel.latentChosen.connect(self._go)
         self.panel.message.connect(state.say)
@@ -44,8 +72,31 @@ class ScoreDock(PanelDock):
             self.panel.set_model(state.loaded.model)
 
     def _go(self, z) -> None:
-        if self.state.loaded is not None and np.asarray(z).size == self.state.loaded.latent_dim:
-            self.state.set_z(z)
+        self.jump(z, "Jump to scored image")
+
+    def _export_dialog(self) -> None:
+        if not self.panel.items:
+            self.state.say("No scored images to export yet: drop images on the window first")
+            return
+        path, chosen = QFileDialog.getSaveFileName(self, "Export scored results", "scores.csv",
+                                                   "CSV table (*.csv);;JSON (*.json)")
+        if path:
+            if Path(path).suffix.lower() not in (".csv", ".json"):
+                path += ".json" if "json" in chosen.lower() else ".csv"
+            self.export_results(path)
+
+    def export_results(self, path) -> Path | None:
+        """The list's results as CSV (``.csv``) or JSON (``.json``); says where it wrote them."""
+        from .score_export import write_results
+
+        loaded = self.state.loaded
+        try:
+            out = write_results(self.panel.items, path, loaded.name if loaded is not None else None)
+        except OSError as exc:
+            self.state.say(f"Could not write {Path(path).name}: {exc.strerror or exc}")
+            return None
+        self.state.say(f"Wrote {len(self.panel.items)} results to {out}")
+        return out
 
 
 class LatentMapDock(PanelDock):
@@ -58,7 +109,7 @@ class LatentMapDock(PanelDock):
         # the map redraws its marker at most every 40 ms (and on the final value), not per slider event
         state.values_settled.connect(lambda _v: self.panel.set_current_z(self.state.z))
         self.panel.mapReady.connect(lambda _n: self.panel.set_current_z(self.state.z))
-        self.panel.latentChosen.connect(state.set_z)
+        self.panel.latentChosen.connect(lambda z: self.jump(z, "Jump to map point"))
         self.panel.message.connect(state.say)
         if state.loaded is not None:
             self.panel.set_model(state.loaded.model)
@@ -81,8 +132,16 @@ class InterpolationDock(PanelDock):
         super().__init__("Interpolation", "interpolation", InterpolationPanel(executor), parent, scroll=True)
         self.state = state
         self.panel.current_z_provider = lambda: self.state.z if self.state.loaded is not None else None
+        self.panel.state_record_provider = self._record
         state.model_changed.connect(lambda loaded: self.panel.set_model(loaded.model))
-        self.panel.latentChosen.connect(state.set_z)
+        self.panel.latentChosen.connect(lambda z: self.jump(z, "Use interpolation frame"))
         self.panel.message.connect(state.say)
         if state.loaded is not None:
             self.panel.set_model(state.loaded.model)
+
+    def _record(self, endpoints: dict | None) -> dict | None:
+        """The state stamped into the panel's exports: the current point and the endpoints."""
+        from .state_stamp import make_record
+
+        loaded = self.state.loaded
+        return None if loaded is None else make_record(loaded, self.state.values, endpoints)

@@ -4,13 +4,18 @@ Every change of the current point -- a slider, Reset, Randomize, a click on the 
 image, a loaded JSON state -- becomes one undo step.  A slider *drag* is one step, not hundreds:
 consecutive changes of the same single slider less than :data:`MERGE_WINDOW_S` apart are merged.
 Opening another model clears the history (its latents have another meaning).
+
+Each step is named for the Edit menu ("Undo Move slider 'z3'", "Undo Jump to scored image"): a
+single slider's change names the slider; a change the caller announced with :meth:`LatentHistory.expect`
+takes that name; any other is "Jump to another point".  Undo and redo say what they did
+(:attr:`LatentHistory.message`, shown in the status bar).
 """
 from __future__ import annotations
 
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 #: changes of the same slider closer together than this (seconds) merge into one undo step, unless
@@ -20,8 +25,9 @@ _MERGE_ID = 0x5E1
 
 
 class LatentChange(QUndoCommand):
-    def __init__(self, history: "LatentHistory", old: np.ndarray, new: np.ndarray, slider: int | None) -> None:
-        super().__init__(_describe(old, new, slider, history.names))
+    def __init__(self, history: "LatentHistory", old: np.ndarray, new: np.ndarray, slider: int | None,
+                 label: str | None = None) -> None:
+        super().__init__(label or _describe(old, new, slider, history.names))
         self.history, self.old, self.new, self.slider = history, old, new, slider
         self.at = time.monotonic()
         self._first = True
@@ -43,25 +49,31 @@ class LatentChange(QUndoCommand):
             self._first = False
             return
         self.history._apply(self.new)
+        self.history.message.emit(f"Redid {self.text()}")
 
     def undo(self) -> None:
         self.history._apply(self.old)
+        self.history.message.emit(f"Undid {self.text()}")
 
 
 def _describe(old: np.ndarray, new: np.ndarray, slider: int | None, names: list[str]) -> str:
     if slider is not None:
-        name = names[slider] if slider < len(names) else f"slider {slider}"
-        return f"Move {name} to {float(new[slider]):+.2f}"
+        name = names[slider] if slider < len(names) else str(slider)
+        return f"Move slider '{name}'"
     if not np.any(new):
-        return "Reset latent"
-    return "Change latent"
+        return "Reset sliders"
+    return "Jump to another point"
 
 
 class LatentHistory(QObject):
     """Records the state's latent changes on :attr:`stack`; undo/redo set the state back."""
 
+    #: what an undo or redo did ("Undid Move slider 'z3'"), for the status bar
+    message = Signal(str)
+
     def __init__(self, state, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._expected: str | None = None
         self.state = state
         self.stack = QUndoStack(self)
         self.stack.setUndoLimit(500)
@@ -85,8 +97,17 @@ class LatentHistory(QObject):
         if self._applying or old is None or old.shape != new.shape or np.array_equal(old, new):
             return
         changed = np.flatnonzero(old != new)
-        slider = int(changed[0]) if changed.size == 1 else None
-        self.stack.push(LatentChange(self, old, new, slider))
+        slider = int(changed[0]) if changed.size == 1 and self._expected is None else None
+        label, self._expected = self._expected, None
+        self.stack.push(LatentChange(self, old, new, slider, label))
+
+    def expect(self, label: str) -> None:
+        """Name the next change (made right after this call, in the same turn of the event loop)."""
+        self._expected = label
+        QTimer.singleShot(0, self._forget)
+
+    def _forget(self) -> None:
+        self._expected = None
 
     def _apply(self, values: np.ndarray) -> None:
         if self.state.loaded is None or self.state.loaded.latent_dim != values.shape[0]:

@@ -20,12 +20,14 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
 from ..memory import limit_malloc_arenas
-from . import window_files, window_menus
+from . import window_files, window_menus, window_views
+from .bookmarks import BookmarkDock
 from .canvas import Canvas
+from .compare_dock import CompareDock
 from .desktop import LayoutKeeper
 from .device_menu import DeviceMenu
 from .docks import InterpolationDock, LatentMapDock, ScoreDock
@@ -36,6 +38,7 @@ from .latent_history import LatentHistory
 from .model_executor import ModelExecutor
 from .sampling_panel import SamplingPanel
 from .state import ExplorerState, Frame, LoadedModel
+from .traversal_panel import TraversalDock
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
 SETTINGS_ENV = "LATENT_EXPLORER_SETTINGS"
@@ -49,6 +52,9 @@ DOCKS = (
     ("score", "score_dock", lambda s, e, w: ScoreDock(s, e, w), _RIGHT, "sampling"),
     ("latent-map", "map_dock", lambda s, e, w: LatentMapDock(s, e, w), _BOTTOM, None),
     ("interpolation", "interpolation_dock", lambda s, e, w: InterpolationDock(s, e, w), _BOTTOM, "latent-map"),
+    ("traversal", "traversal_dock", lambda s, e, w: TraversalDock(s, e, w), _BOTTOM, "interpolation"),
+    ("bookmarks", "bookmark_dock", lambda s, e, w: BookmarkDock(s, w.settings, w), _RIGHT, "score"),
+    ("compare", "compare_dock", lambda s, e, w: CompareDock(s, e, w.score_dock.panel, w), _RIGHT, "bookmarks"),
 )
 
 
@@ -96,6 +102,7 @@ class MainWindow(QMainWindow):
         self.executor.submit("devices", _available_devices, self.devices.set_devices)
         self._register_files()
         self._connect()
+        window_views.connect_views(self)
         self.layout_keeper = LayoutKeeper(self, self.settings)
         self.layout_keeper.on_close.append(self._closing)
         if not self.layout_keeper.restore():
@@ -312,7 +319,7 @@ class MainWindow(QMainWindow):
                         f"{path.name}: not a file the explorer opens (it takes {', '.join(accepted)}).")
 
     def score_file(self, path: Path) -> None:
-        window_files.score_files(self, [path])
+        window_views.take_image(self, path)   # an export carrying a state restores it; others are scored
 
     def score_array(self, path: Path) -> None:
         window_files.score_array(self, path)
@@ -355,16 +362,10 @@ class MainWindow(QMainWindow):
         box.open()
 
     def show_shortcuts(self) -> None:
-        rows = [(a.text().replace("&", ""), a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
-                for a in self.actions() if not a.shortcut().isEmpty()]
-        html = "<table>" + "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{t}</td></tr>" for t, k in rows)
-        html += "<tr><td><b>Wheel / drag</b>&nbsp;&nbsp;</td><td>Zoom / pan the image</td></tr></table>"
-        QMessageBox.information(self, "Keyboard shortcuts", html)
+        window_menus.show_shortcuts(self)
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About Latent Explorer",
-                          "Latent Explorer: drag through a generative model's latent space and watch the "
-                          "decoded image change live; drop an image to see its code, likelihood and verdict.")
+        window_menus.show_about(self)
 
     def _seal_undo_on_release(self, _loaded) -> None:   # a drag ends when its slider is released
         for s in self.latent_dock.sliders:

@@ -40,8 +40,9 @@ def save_image_dialog(window) -> None:
         save_image(window, path)
 
 
-def save_image(window, path: str | os.PathLike, scale: int = 8) -> None:
-    """The canvas image, upscaled ``scale`` times, as PNG; written atomically."""
+def save_image(window, path: str | os.PathLike, scale: int | None = None) -> None:
+    """The canvas image as PNG, upscaled ``scale`` times (default: to the window's export size, else
+    8x), carrying the explorer's state (z, sliders, endpoints, model hash); written atomically."""
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 
     from models.atomic_io import atomic_write_bytes
@@ -52,13 +53,20 @@ def save_image(window, path: str | os.PathLike, scale: int = 8) -> None:
     if img is None:
         window._say("No image to save yet")
         return
+    from .interpolation_export import scale_for
+    from .state_stamp import png_with_state
+    from .window_views import current_record
+
+    scale = scale or scale_for(img.shape[0], getattr(window, "export_size", None), 8)
     data = QByteArray()
     buf = QBuffer(data)
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     try:
         if not pixmap(img, scale).save(buf, "PNG"):
             raise OSError("the PNG could not be encoded")
-        atomic_write_bytes(path, bytes(data.data()))  # the old file stays intact if this fails
+        rec = current_record(window)
+        png = bytes(data.data())
+        atomic_write_bytes(path, png_with_state(png, rec) if rec else png)  # the old file stays if this fails
     except OSError as exc:
         window.show_error("Could not save image", f"Could not write {path}: {exc.strerror or exc}")
     else:

@@ -5,6 +5,7 @@ never looked up by their visible text.  Help → Keyboard Shortcuts lists every 
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMessageBox
 
 from . import window_files
 from .recent_files import RecentFiles
@@ -49,7 +50,8 @@ def create_actions(window) -> None:
     window.paste_action = act("&Paste Image", window.paste, S.Paste,
                             "Score an image (or open a checkpoint) from the clipboard")
     window.reset_action = act("&Reset Sliders", window.state.reset, "R", "All sliders to zero (R)")
-    window.randomize_action = act("Rando&mize", lambda: window.state.randomize(), "Ctrl+R",
+    window.randomize_action = act("Rando&mize", lambda: (window.history.expect("Random point"),
+                                                        window.state.randomize()), "Ctrl+R",
                                 "A random point from the prior (Ctrl+R)")
     window.new_sample_action = act("&New Sample", lambda: window.sampling_panel.new_sample(), "N",
                                  "Next seed; its first sample becomes current (N)")
@@ -58,6 +60,12 @@ def create_actions(window) -> None:
     window.play_action = act("&Play/Pause Interpolation", lambda: interp.play_button.toggle(), "P",
                            "Play or pause the interpolation (P)")
     window.reset_zoom_action = act("Reset &Zoom", window.canvas.reset_zoom, "Ctrl+0", "Fit the image (Ctrl+0)")
+    window.bookmark_action = act("Add &Bookmark", lambda: window.bookmark_dock.add(), "Ctrl+D",
+                                 "Bookmark the current point (Bookmarks dock)")
+    window.compare_action = act("Open &Second Model…", lambda: _show(window.compare_dock)._open_dialog(),
+                                "Ctrl+Shift+M", "Open a second model beside the first (Compare dock)")
+    window.traversal_action = act("&Traversal Sheet", lambda: _show(window.traversal_dock), "Ctrl+T",
+                                  "Sweep every direction over ±3σ around the current point")
     window.shortcuts_action = act("&Keyboard Shortcuts", window.show_shortcuts, S.HelpContents)
     window.about_action = act("&About Latent Explorer", window.show_about)
 
@@ -84,7 +92,8 @@ def create_menus(window) -> None:
         window.edit_menu.addSeparator() if a is None else window.edit_menu.addAction(a)
     window.latent_menu = mb.addMenu("&Latent")
     for a in (window.reset_action, window.randomize_action, window.new_sample_action, window.show_all_action,
-              None, window.play_action):
+              None, window.play_action, window.traversal_action, None, window.bookmark_action,
+              window.compare_action):
         window.latent_menu.addSeparator() if a is None else window.latent_menu.addAction(a)
     window.device_menu = mb.addMenu("&Device")
     window.view_menu = mb.addMenu("&View")
@@ -95,3 +104,23 @@ def create_menus(window) -> None:
     window.help_menu = mb.addMenu("&Help")
     window.help_menu.addAction(window.shortcuts_action)
     window.help_menu.addAction(window.about_action)
+
+
+def _show(dock):
+    dock.show()
+    dock.raise_()
+    return dock
+
+
+def show_shortcuts(window) -> None:
+    rows = [(a.text().replace("&", ""), a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
+            for a in window.actions() if not a.shortcut().isEmpty()]
+    html = "<table>" + "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{t}</td></tr>" for t, k in rows)
+    html += "<tr><td><b>Wheel / drag</b>&nbsp;&nbsp;</td><td>Zoom / pan the image</td></tr></table>"
+    QMessageBox.information(window, "Keyboard shortcuts", html)
+
+
+def show_about(window) -> None:
+    QMessageBox.about(window, "About Latent Explorer",
+                      "Latent Explorer: drag through a generative model's latent space and watch the "
+                      "decoded image change live; drop an image to see its code, likelihood and verdict.")
