@@ -132,6 +132,10 @@ def map_images(model, max_images: int = MAP_IMAGES, n_samples: int = N_SAMPLES
     from .intake_style import FASHION_MNIST, style_for
 
     shape = tuple(model.image_shape)
+    if getattr(model, "has_encoder", True) is False:  # a decoder alone (models.foreign): its own samples,
+        images = _samples(model, n_samples)           # whose codes are known (build skips the inversion)
+        return (images, np.zeros(len(images), np.int64), ["samples"],
+                f"{len(images):,} of the model's own samples (it has no encoder)", "samples")
     if shape == (1, 28, 28) and style_for(model).framing == FASHION_MNIST:
         from .bundled_data import load_subset
 
@@ -190,7 +194,10 @@ def build(model, images: np.ndarray | None = None, labels: np.ndarray | None = N
         source = source or f"{len(images):,} images"
     labels = np.full(len(images), -1, np.int64) if labels is None else np.asarray(labels, np.int64)
     classes = list(classes or model.class_names)
-    z = encode_all(model, images)
+    if kind == "samples" and getattr(model, "has_encoder", True) is False:
+        z = model.prior_z(len(images), seed=0).float().cpu().numpy()   # the codes _samples decoded
+    else:
+        z = encode_all(model, images)
     if method == "pca":
         mean, axes, explained = pca_axes(z)
         names = (f"PC 1 ({100 * explained[0]:.0f}% of variance)", f"PC 2 ({100 * explained[1]:.0f}%)")

@@ -166,7 +166,11 @@ def gan_features(model, x01: torch.Tensor, steps: int = GAN_INVERSION_STEPS) -> 
 
 
 def features(model, x01: torch.Tensor) -> dict[str, np.ndarray]:
-    """The family's feature dict (see the module docstring)."""
+    """The family's feature dict (see the module docstring); a model may bring its own
+    (``model.ood_features``, e.g. a foreign decoder: code, residual, WebP length -- no likelihood)."""
+    own = getattr(model, "ood_features", None)
+    if own is not None:
+        return own(x01)
     if model.family == "vae":
         return vae_features(model, x01)
     if model.family == "gan":

@@ -187,6 +187,8 @@ def calibration_of(model) -> dict[str, Any]:
     cal = model.metadata.get("calibration")
     path = model.metadata.get("path", "FILE")
     if not isinstance(cal, dict) or not cal.get("quantiles"):
+        if hasattr(model, "no_likelihood_message"):   # a foreign decoder (models.foreign) says why and what to do
+            raise UncalibratedError(model.no_likelihood_message())
         raise UncalibratedError(f"{model.name}: this checkpoint has no OOD calibration, so no verdict can be "
                                 f"given; run `latent-explorer calibrate {path}`")
     if cal.get("version") != CALIBRATION_VERSION or cal.get("family") != model.family:

@@ -31,7 +31,7 @@ from ..tensor_source import checkpoint_error as _err
 
 GROUP = "latent_explorer.families"
 #: Families whose names a plugin may not take.
-RESERVED = {"vae", "gan"}
+RESERVED = {"vae", "gan", "flow", "autoregressive"}
 #: Plugins that failed to import: name -> one-line reason (shown when nothing could open a file).
 broken: dict[str, str] = {}
 
