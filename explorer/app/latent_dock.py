@@ -1,7 +1,8 @@
 """The latent dock: one labelled slider per direction of the open model.
 
 VAE: latent units ranked by KL (label "KL 2.31 nats"); GAN: principal directions (label "12.4% var").
-Each slider spans ±3σ of the prior along its direction.  The strongest :data:`SHOWN_FIRST` directions
+Each slider spans ±3σ of the prior along its direction; its value can be typed (click the number,
+type, Enter) and each row has a reset button (↺) that puts that one direction back to 0.  The strongest :data:`SHOWN_FIRST` directions
 are shown; the rest are one click away ("Show all").  Switching models rebuilds the dock.
 
 The dock writes to the :class:`~explorer.app.state.ExplorerState` and follows it; it never renders.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-                               QSizePolicy, QVBoxLayout, QWidget)
+                               QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 from superqt.utils import signals_blocked
 
@@ -109,13 +110,21 @@ class LatentDock(QDockWidget):
             slider.valueChanged.connect(lambda v, i=i: self.state.set_value(i, v))
             strength = QLabel(label)
             strength.setStyleSheet("color: palette(mid);")
-            tip = (f"{name}: {label}. Drag to move along this direction; the image follows.")
+            tip = (f"{name}: {label}. Drag to move along this direction (or click the number and type "
+                   "a value); the image follows.")
             for w in (name_label, slider, strength):
                 w.setToolTip(tip)
+            reset = QToolButton()
+            reset.setObjectName(f"reset-{i}")
+            reset.setText("↺")
+            reset.setAutoRaise(True)
+            reset.setToolTip(f"{name} back to 0 (the prior's mean along it)")
+            reset.clicked.connect(lambda _=False, i=i: self.reset_one(i))
             self.grid.addWidget(name_label, i, 0)
             self.grid.addWidget(slider, i, 1)
             self.grid.addWidget(strength, i, 2)
-            self._rows.append((name_label, slider, strength))
+            self.grid.addWidget(reset, i, 3)
+            self._rows.append((name_label, slider, strength, reset))
             self.sliders.append(slider)
         rest = max(0, len(self.sliders) - SHOWN_FIRST)
         self.more_button.setVisible(rest > 0)
@@ -131,6 +140,11 @@ class LatentDock(QDockWidget):
                 w.setVisible(show)
         self.more_button.setText(f"Hide the {rest} weaker directions" if show
                                  else f"Show all {len(self.sliders)} directions (+{rest})")
+
+    def reset_one(self, index: int) -> None:
+        """Put direction ``index`` back to 0 (an undo step called "Move slider '<name>'")."""
+        if 0 <= index < len(self.sliders):
+            self.sliders[index].setValue(0.0)
 
     def toggle_all(self) -> None:
         if self.more_button.isVisible():

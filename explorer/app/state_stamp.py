@@ -9,8 +9,8 @@ it back on the window restores that point instead of scoring the picture.  The r
      "interpolation": {"a": [...], "b": [...], "method": "slerp", "steps": 16}   (optional)}
 
 The model is identified by the SHA-256 of its checkpoint file (a file name says nothing about the
-weights in it).  PNG: one ``tEXt`` chunk with keyword :data:`KEYWORD` before ``IEND``
-(PNG spec 11.3.4.3; the JSON is ASCII).  GIF: one Comment Extension (0x21 0xFE, sub-blocks of at
+weights in it).  PNG: one ``tEXt`` chunk with keyword :data:`KEYWORD` right after ``IHDR``
+(PNG spec 11.3.4.3; the JSON is ASCII; before the image data, so readers see it without decoding).  GIF: one Comment Extension (0x21 0xFE, sub-blocks of at
 most 255 bytes) after the global colour table (GIF89a spec 24).  Both are inserted into the bytes
 the encoder made, so the pixels are exactly what the encoder wrote.  No Qt, no torch.
 """
@@ -115,12 +115,13 @@ def encode(rec: dict) -> bytes:
 
 # ---------------------------------------------------------------------------------------- PNG
 def png_with_state(data: bytes, rec: dict) -> bytes:
-    """PNG bytes with a ``tEXt`` chunk holding ``rec`` inserted before ``IEND``."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[-12:-8] != b"\x00\x00\x00\x00" or data[-8:-4] != b"IEND":
-        raise ValueError("not a PNG ending in IEND")
+    """PNG bytes with a ``tEXt`` chunk holding ``rec`` inserted right after ``IHDR``."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG")
+    at = 8 + 12 + struct.unpack(">I", data[8:12])[0]          # signature + IHDR (length, type, data, CRC)
     body = b"tEXt" + KEYWORD.encode("latin-1") + b"\x00" + encode(rec)
     chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-    return data[:-12] + chunk + data[-12:]
+    return data[:at] + chunk + data[at:]
 
 
 # ---------------------------------------------------------------------------------------- GIF
