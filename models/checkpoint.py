@@ -5,7 +5,7 @@ Tensors are the networks' state dict; the string metadata holds (JSON where stru
 =================  ==========================================================================
 ``format``         ``"latent-explorer-checkpoint"``
 ``format_version`` ``"1"``
-``family``         ``"vae"`` | ``"gan"``
+``family``         ``"vae"`` | ``"gan"`` | ``"flow"`` | ``"autoregressive"`` (PixelCNN)
 ``config``         constructor arguments (latent_dim, image_shape, channels, ...)
 ``image``          ``{"shape": [1, 28, 28], "range": [0, 1], "bits": 8}``
 ``dataset``        ``{"name": ..., "classes": [...]}``
@@ -54,12 +54,15 @@ JSON_FIELDS = ("config", "image", "dataset", "training", "calibration", "directi
 
 
 def _families() -> dict[str, Callable[..., GenerativeModel]]:
+    from .flow import FlowModel
     from .gan import GANModel
+    from .pixelcnn import PixelCNNModel
     from .vae import VAEModel
 
     from .foreign.plugins import builders  # families of installed plugins (entry points)
 
-    return {**builders(), "vae": VAEModel.build, "gan": GANModel.build}
+    return {**builders(), "vae": VAEModel.build, "gan": GANModel.build, "flow": FlowModel.build,
+            "autoregressive": PixelCNNModel.build}
 
 
 # ---------------------------------------------------------------------------------------- saving

@@ -68,3 +68,21 @@ def mean_image(params: torch.Tensor, n_mix: int) -> torch.Tensor:
 def bits_per_dim(log_p_nats: torch.Tensor | float, dims: int) -> torch.Tensor | float:
     """Negative log-likelihood in bits per dimension."""
     return -log_p_nats / (dims * math.log(2.0))
+
+
+def level_log_probs(params: torch.Tensor, n_mix: int) -> torch.Tensor:
+    """log P(level | params) of all 256 levels of every sample: (N, C, H, W, 256), each row
+    log-sum-exps to 0 (the end bins take the tails, so the 256 probabilities sum to one).
+
+    Used for per-pixel conditionals and for sampling an autoregressive model exactly."""
+    logits, means, log_scales = split_params(params, n_mix)
+    edges = torch.linspace(-1.0, 1.0, BINS, device=params.device, dtype=params.dtype)
+    lower = torch.cat([edges.new_full((1,), -math.inf), edges[1:] - HALF_BIN])     # (256,)
+    upper = torch.cat([edges[:-1] + HALF_BIN, edges.new_full((1,), math.inf)])
+    inv_s = torch.exp(-log_scales).unsqueeze(-1)                                     # (N, K, C, H, W, 1)
+    m = means.unsqueeze(-1)
+    cdf_up = torch.sigmoid(inv_s * (upper - m))
+    cdf_lo = torch.sigmoid(inv_s * (lower - m))
+    probs = (F.softmax(logits, dim=1).unsqueeze(-1) * (cdf_up - cdf_lo)).sum(1)     # (N, C, H, W, 256)
+    probs = probs.clamp(min=1e-12)
+    return torch.log(probs / probs.sum(-1, keepdim=True))

@@ -1,4 +1,6 @@
-"""Training loops for the VAE and the GAN: progress bar, atomic checkpoint after every epoch, resume.
+"""Training for every family (VAE, GAN, flow, PixelCNN): progress bar, atomic checkpoint after every
+epoch, resume, and torchrun.  The per-family objectives are in :mod:`models.train_loops`; what changes
+under torchrun (sharded epochs, DDP, rank-0 checkpoints) is in :mod:`models.distributed`.
 
 The checkpoint (``OUT.safetensors``) is always a complete, loadable model of the last finished
 epoch.  Optimiser state for resuming lives beside it in ``OUT.train-state.pt`` (plain tensors, read
@@ -22,10 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from .errors import LatentExplorerError
-from . import checkpoint, data as data_mod
+from . import checkpoint, data as data_mod, distributed
 from .base import GenerativeModel, resolve_device
-from .gan import GANModel
-from .vae import VAEModel
+from .train_loops import LOOPS
+
+#: Families ``train`` can make (the command's word; the PixelCNN's checkpoint family is "autoregressive").
+FAMILIES = tuple(LOOPS)
 
 
 @dataclass
@@ -63,10 +67,13 @@ def state_path(out: str | os.PathLike) -> Path:
 def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | None = None) -> GenerativeModel:
     """Train (or resume) a model as ``cfg`` says; returns the final model (also saved to ``cfg.out``)."""
     log = log or (lambda s: print(s, file=sys.stderr))
-    if cfg.family not in ("vae", "gan"):
-        raise TrainingError(f"unknown family {cfg.family!r}; choose vae or gan")
-    device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
+    if cfg.family not in FAMILIES:
+        raise TrainingError(f"unknown family {cfg.family!r}; choose {', '.join(FAMILIES)}")
+    device = resolve_device(distributed.setup(cfg.device))
+    main = distributed.is_main()
+    if not main:
+        log = lambda s: None  # noqa: E731 - rank 0 speaks for all
+    torch.manual_seed(cfg.seed + distributed.rank())
     start_epoch, model, opt_state, history = 0, None, None, []
     out, spath = Path(cfg.out), state_path(cfg.out)
     size, channels = cfg.image_size, cfg.channels
@@ -91,33 +98,26 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         start_epoch, opt_state = done, state["optimizers"]
         history = list(model.metadata.get("training", {}).get("history", []))
         torch.set_rng_state(state["rng"])
+        if distributed.rank():
+            torch.manual_seed(cfg.seed + 1000 * start_epoch + distributed.rank())
         log(f"resuming {out} after epoch {start_epoch}")
     else:
-        config: dict[str, Any] = {"image_shape": list(train_split.images.shape[1:])}
-        if cfg.latent_dim:
-            config["latent_dim"] = int(cfg.latent_dim)
-        if cfg.width:
-            config["channels"] = int(cfg.width)
-        if cfg.family == "vae":
-            config["beta"] = float(cfg.beta)
-            model = VAEModel.build(config, device=device)
-        else:
-            model = GANModel.build(config, device=device)
+        model = build_model(cfg, list(train_split.images.shape[1:]), device)
     if start_epoch >= cfg.epochs:
         log(f"{out} already has {start_epoch} epochs; nothing to do (raise --epochs to train more)")
         return model
 
-    loop = _VAELoop(model, cfg, opt_state) if cfg.family == "vae" else _GANLoop(model, cfg, opt_state)
+    loop = LOOPS[cfg.family](model, cfg, opt_state, x_first=x_train[:512])
     from tqdm import tqdm
 
     n = x_train.shape[0]
-    steps = math.ceil(n / loop.batch_size)
+    steps = math.ceil(n / (loop.batch_size * distributed.world_size()))
     for epoch in range(start_epoch, cfg.epochs):
         model.net.train()
         t0 = time.perf_counter()
-        perm = torch.randperm(n, device=device)
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress,
-                   file=sys.stderr, dynamic_ncols=True, leave=False)
+        perm = distributed.epoch_order(n, epoch, cfg.seed, device)
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                   disable=not (progress and main), file=sys.stderr, dynamic_ncols=True, leave=False)
         totals: dict[str, float] = {}
         for i in bar:
             xb = x_train[perm[i * loop.batch_size:(i + 1) * loop.batch_size]].float() / 255.0
@@ -128,7 +128,7 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
                 bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()})
         bar.close()
         model.net.eval()
-        metrics = {k: v / steps for k, v in totals.items()}
+        metrics = distributed.mean_over_ranks({k: v / steps for k, v in totals.items()})
         metrics.update(loop.evaluate(x_held))
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrainingError(f"training diverged in epoch {epoch + 1} (metrics {metrics}); the last good "
@@ -147,7 +147,8 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
                     "seed": cfg.seed, "batch_size": loop.batch_size, "lr": loop.lr, "limit": cfg.limit,
                     "max_images": cfg.max_images, "metrics": history[-1], "history": history,
                     "wall_seconds": round(sum(h.get("seconds", 0.0) for h in history), 1),
-                    "torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads()}
+                    "torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
+                    "world_size": distributed.world_size()}
         dataset = {"name": train_split.name.split("/")[0], "classes": train_split.classes,
                    "train_images": n, "heldout_images": len(heldout)}
         if cfg.data not in ("fashion-mnist", "fmnist"):
@@ -155,14 +156,44 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
             dataset["resize"] = "centre crop to the aspect, then Lanczos resize"
         meta = {"training": training, "name": cfg.name or out.stem, "dataset": dataset, **extra}
         model.metadata.pop("calibration", None)   # a calibration of older weights would be stale
-        with _interrupts_deferred():  # Ctrl-C between the two writes would leave them out of step
-            torch.save({"epoch": epoch + 1, "optimizers": loop.optimizer_states(), "rng": torch.get_rng_state()},
-                       str(spath) + ".tmp")
-            os.replace(str(spath) + ".tmp", spath)
-            checkpoint.save(model, out, **meta)
-    if cfg.calibrate:
+        if main:
+            with _interrupts_deferred():  # Ctrl-C between the two writes would leave them out of step
+                torch.save({"epoch": epoch + 1, "optimizers": loop.optimizer_states(),
+                            "rng": torch.get_rng_state()}, str(spath) + ".tmp")
+                os.replace(str(spath) + ".tmp", spath)
+                checkpoint.save(model, out, **meta)
+        distributed.barrier()   # the other ranks go on only once the epoch's files are complete
+    if cfg.calibrate and main:
         _calibrate(model, heldout, out, log)
+    distributed.teardown()
     return model
+
+
+def build_model(cfg: TrainConfig, image_shape: list[int], device: torch.device) -> GenerativeModel:
+    """A new, untrained model of ``cfg.family`` for images of ``image_shape``."""
+    config: dict[str, Any] = {"image_shape": list(image_shape)}
+    if cfg.family in ("vae", "gan"):
+        if cfg.latent_dim:
+            config["latent_dim"] = int(cfg.latent_dim)
+        if cfg.width:
+            config["channels"] = int(cfg.width)
+    elif cfg.width:
+        config["hidden"] = int(cfg.width)
+    if cfg.family == "vae":
+        from .vae import VAEModel
+
+        return VAEModel.build({**config, "beta": float(cfg.beta)}, device=device)
+    if cfg.family == "gan":
+        from .gan import GANModel
+
+        return GANModel.build(config, device=device)
+    if cfg.family == "flow":
+        from .flow import FlowModel
+
+        return FlowModel.build(config, device=device)
+    from .pixelcnn import PixelCNNModel
+
+    return PixelCNNModel.build(config, device=device)
 
 
 @contextlib.contextmanager
@@ -199,96 +230,3 @@ def _calibrate(model: GenerativeModel, heldout: data_mod.Split, out: Path, log: 
     checkpoint.save(model, out)
     if path is not None:
         model.metadata["path"] = path
-
-
-class _VAELoop:
-    def __init__(self, model: VAEModel, cfg: TrainConfig, opt_state) -> None:
-        self.model = model
-        self.batch_size = cfg.batch_size or 128
-        self.lr = cfg.lr or 1e-3
-        self.opt = torch.optim.Adam(model.net.parameters(), lr=self.lr)
-        if opt_state:
-            self.opt.load_state_dict(opt_state[0])
-        self.dims = math.prod(model.image_shape)
-
-    def step(self, xb: torch.Tensor, epoch: int) -> dict[str, float]:
-        rec, kl = self.model.elbo_terms(xb)
-        loss = -(rec - self.model.beta * kl).mean() / self.dims
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.net.parameters(), 100.0)
-        self.opt.step()
-        return {"loss_bpd": loss.item() / math.log(2), "kl_nats": kl.mean().item()}
-
-    @torch.no_grad()
-    def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:
-        b = max(16, min(1000, 400_000 // self.dims))    # bounds the memory of the mixture's maps
-        elbo = torch.cat([self.model.elbo(x_held[i:i + b].float() / 255) for i in range(0, len(x_held), b)])
-        return {"heldout_elbo_bpd": float(-elbo.mean() / (self.dims * math.log(2)))}
-
-    def finish(self, heldout: data_mod.Split, cfg: TrainConfig) -> dict[str, Any]:
-        ref = heldout
-        if cfg.data in ("fashion-mnist", "fmnist"):
-            ref = data_mod.fashion_mnist("test")
-        kl = self.model.unit_kl(ref.float01())
-        return {"directions": {"kl": [round(v, 5) for v in kl], "measured_on": ref.name}}
-
-    def optimizer_states(self) -> list:
-        return [self.opt.state_dict()]
-
-
-class _GANLoop:
-    def __init__(self, model: GANModel, cfg: TrainConfig, opt_state) -> None:
-        self.model = model
-        net = model.net
-        self.batch_size = cfg.batch_size or 64
-        self.lr = cfg.lr or 2e-4
-        betas = (0.5, 0.999)
-        self.opt_g = torch.optim.Adam(net.generator.parameters(), lr=self.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(net.discriminator.parameters(), lr=self.lr, betas=betas)
-        self.opt_e = torch.optim.Adam(net.encoder.parameters(), lr=self.lr * 2, betas=betas)
-        if opt_state:
-            for opt, st in zip((self.opt_g, self.opt_d, self.opt_e), opt_state):
-                opt.load_state_dict(st)
-
-    def step(self, xb: torch.Tensor, epoch: int) -> dict[str, float]:
-        net, dev = self.model.net, xb.device
-        b = xb.shape[0]
-        real = xb * 2 - 1
-        z = torch.randn(b, net.latent_dim, device=dev)
-        fake = net.generator(z)
-        # discriminator: real -> 1, fake -> 0 (one-sided label smoothing 0.9)
-        d_real, d_fake = net.discriminator(real), net.discriminator(fake.detach())
-        loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 0.9))
-                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        # generator: non-saturating loss
-        d_gen = net.discriminator(fake)
-        loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
-        # encoder: recover z from G(z), and reconstruct real images through the (frozen, eval) G
-        net.generator.eval()
-        z_hat = net.encoder(fake.detach())
-        rec = net.generator(net.encoder(real))
-        loss_e = F.mse_loss(z_hat, z) + F.mse_loss(rec, real)
-        self.opt_e.zero_grad(set_to_none=True)
-        loss_e.backward()
-        self.opt_e.step()
-        net.generator.train()
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_e": loss_e.item()}
-
-    @torch.no_grad()
-    def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:
-        x = x_held[:2000].float() / 255
-        rec = self.model.decode(self.model.encode(x))
-        return {"heldout_encoder_rec_mse": float(F.mse_loss(rec, x))}
-
-    def finish(self, heldout: data_mod.Split, cfg: TrainConfig) -> dict[str, Any]:
-        return {}
-
-    def optimizer_states(self) -> list:
-        return [self.opt_g.state_dict(), self.opt_d.state_dict(), self.opt_e.state_dict()]

@@ -1,4 +1,4 @@
-"""latent-explorer train {vae,gan} --data fashion-mnist|FOLDER [--image-size S] [--channels 1|3] --epochs N --out FILE"""
+"""latent-explorer train {vae,gan,flow,pixelcnn} --data fashion-mnist|FOLDER [--image-size S] [--channels 1|3] --epochs N --out FILE"""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import sys
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("family", choices=["vae", "gan"])
+    p.add_argument("family", choices=["vae", "gan", "flow", "pixelcnn"])
     p.add_argument("--data", default="fashion-mnist",
                    help="'fashion-mnist' (Debian package dataset-fashion-mnist) or a folder of images")
     p.add_argument("--epochs", type=int, default=10)
@@ -26,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-images", type=int, default=None, metavar="N",
                    help="folders: read only N images (a seeded random subset; quick runs and trials)")
     p.add_argument("--width", type=int, default=None,
-                   help="feature channels of the finest stage, doubling per stage up to 8x (default 32)")
+                   help="VAE/GAN: feature channels of the finest stage, doubling per stage up to 8x (default 32); "
+                        "flow/PixelCNN: hidden channels of every layer (default 64 / 32)")
     p.add_argument("--name", default=None, help="display name stored in the checkpoint")
     p.add_argument("--resume", action="store_true", help="continue from --out and its .train-state.pt")
     p.add_argument("--no-calibrate", action="store_true", help="skip the OOD calibration at the end")
@@ -57,7 +58,7 @@ def command_line(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from models.training import TrainConfig, TrainingError, train
 
-    if args.family == "gan" and args.beta != 1.0:
+    if args.family != "vae" and args.beta != 1.0:
         print("latent-explorer: error: --beta applies to VAEs only", file=sys.stderr)
         return 2
     cfg = TrainConfig(family=args.family, data=args.data, epochs=args.epochs, out=args.out, beta=args.beta,
