@@ -12,6 +12,9 @@ today matches the calibration stored in the checkpoint.
   divide by, so S(x) = -log2 p(x) / (C H W) - L(x) compares like with like for colour images.
 * :func:`vae_features` — the likelihood terms at the posterior mean: reconstruction log-likelihood
   log p(x | z=μ(x)), KL(q(z|x) ‖ p(z)), their sum as bits/dim, the posterior's log-variance, μ(x).
+* :func:`likelihood_features` — a flow or PixelCNN: its own log-likelihood as bits/dim (the flow's
+  dequantized bound with one seeded noise draw shared by every image, the PixelCNN's exact value) and
+  the complexity-corrected S(x) = nll_bpd − webp_bpd; the flow's exact code z as ``latent``.
 * :func:`gan_features` — a GAN has no likelihood: the encoder's z is refined by a bounded number of
   Adam steps on ‖G(z) − x‖² + λ‖z‖²/2, and the residual, ‖z‖², the encoder-only residual and the
   discriminator's logit are reported.
@@ -165,6 +168,21 @@ def gan_features(model, x01: torch.Tensor, steps: int = GAN_INVERSION_STEPS) -> 
     }
 
 
+@torch.no_grad()
+def likelihood_features(model, x01: torch.Tensor) -> dict[str, np.ndarray]:
+    """NLL in bits/dim and its complexity correction for a model with its own ``log_likelihood``."""
+    x01 = x01.to(model.device, torch.float32)
+    dims = math.prod(x01.shape[1:])
+    nll_bpd = (-model.log_likelihood(x01, 1) / (dims * LN2)).double().cpu().numpy()
+    u8 = pillow_arrays(x01)
+    png, webp = png_bits_per_dim(u8), webp_bits_per_dim(u8)
+    out = {"nll_bpd": nll_bpd, "png_bpd": png, "webp_bpd": webp, "complexity_png": nll_bpd - png,
+           "complexity": nll_bpd - webp}
+    if model.latent_dim:
+        out["latent"] = model.encode(x01).double().cpu().numpy()
+    return out
+
+
 def features(model, x01: torch.Tensor) -> dict[str, np.ndarray]:
     """The family's feature dict (see the module docstring); a model may bring its own
     (``model.ood_features``, e.g. a foreign decoder: code, residual, WebP length -- no likelihood)."""
@@ -175,4 +193,6 @@ def features(model, x01: torch.Tensor) -> dict[str, np.ndarray]:
         return vae_features(model, x01)
     if model.family == "gan":
         return gan_features(model, x01)
+    if model.family in ("flow", "autoregressive"):
+        return likelihood_features(model, x01)
     raise ValueError(f"no OOD features for model family {model.family!r}")

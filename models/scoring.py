@@ -72,6 +72,11 @@ STATISTICS: dict[str, dict[str, Any]] = {
         "method_ood": "inversion residual + WebP length + discriminator, Mahalanobis "
                       "(an approximation, not a likelihood)",
     },
+    # flow and PixelCNN: their own likelihood (models.ood_features.likelihood_features), the same rule
+    "flow": {"name": "max-z(webp-complexity, nll)", "components": ["complexity", "nll_bpd"],
+             "method_ood": "complexity-corrected likelihood (lossless WebP) + NLL tail"},
+    "autoregressive": {"name": "max-z(webp-complexity, nll)", "components": ["complexity", "nll_bpd"],
+                       "method_ood": "complexity-corrected likelihood (lossless WebP) + NLL tail"},
 }
 
 
@@ -81,6 +86,10 @@ RAW_FEATURES: dict[str, dict[str, str]] = {
             "unit": "bits/dim", "higher_is": "less likely"},
     "gan": {"feature": "log_residual", "label": "raw inversion residual, log mean squared error",
             "unit": "log MSE", "higher_is": "less likely"},
+    "flow": {"feature": "nll_bpd", "label": "raw negative log-likelihood, bits/dim (dequantized bound)",
+             "unit": "bits/dim", "higher_is": "less likely"},
+    "autoregressive": {"feature": "nll_bpd", "label": "raw negative log-likelihood, bits/dim (exact)",
+                       "unit": "bits/dim", "higher_is": "less likely"},
 }
 
 
@@ -105,6 +114,8 @@ def log_likelihood(model, x: torch.Tensor, k: int | None = None, *,
     """log p(x) in nats per image (VAE: :func:`models.iwae.iwae_log_likelihood` with ``k`` samples and
     seed :data:`~models.iwae.IWAE_SEED`), or ``None`` for a GAN.  ``feats``: this batch's
     :func:`features`, whose posterior is reused (the encoder does not run again)."""
+    if model.family in ("flow", "autoregressive"):   # their own: dequantized bound (K draws) / exact
+        return model.log_likelihood(model._as_batch(x), int(k or DEFAULT_K), cancel=cancel)
     if model.family != "vae":
         return None
     x = model._as_batch(x)
@@ -201,6 +212,10 @@ def method_name(model, k: int | None = None) -> str:
     spec = STATISTICS[model.family]
     if model.family == "vae":
         return f"IWAE K={int(k or DEFAULT_K)}; OOD: {spec['method_ood']}"
+    if model.family == "flow":
+        return f"flow, dequantized bound K={int(k or DEFAULT_K)}; OOD: {spec['method_ood']}"
+    if model.family == "autoregressive":
+        return f"PixelCNN, exact likelihood; OOD: {spec['method_ood']}"
     return f"no likelihood (GAN); OOD: {spec['method_ood']}"
 
 
@@ -284,10 +299,10 @@ def explain(model, x_uint8: torch.Tensor, *, k: int | None = None, cancel: Calla
     stage("inverting the generator" if model.family == "gan" else "encoding")
     feats = features(model, x, cancel=cancel)
     z = (torch.as_tensor(feats["latent"], dtype=torch.float32, device=model.device) if "latent" in feats
-         else model.encode(x))
+         else model.encode(x) if model.latent_dim else torch.zeros(x.shape[0], 0, device=model.device))
     stage("reconstructing")
-    with torch.no_grad():
-        recon = to_uint8(model.decode(z))
+    with torch.no_grad():   # a model without a latent (PixelCNN) has nothing to reconstruct: the image itself
+        recon = to_uint8(model.decode(z)) if model.latent_dim else to_uint8(x)
     stage("likelihood and verdict")
     ll = log_likelihood(model, x, k, feats=feats, cancel=cancel)
     try:
