@@ -193,3 +193,14 @@ def test_a_foreign_model_appears_in_the_app_with_sliders_that_move_the_picture(f
     after = win.canvas.image()
     assert np.array_equal(after, expected_pixels(win))
     assert np.abs(after.astype(int) - before.astype(int)).max() > 5   # the picture visibly changed
+
+
+@pytest.mark.parametrize("kind", ["pt2", "pt2-no-encoder"])
+def test_the_apps_analysis_of_a_dropped_image_gives_a_code_and_says_there_is_no_likelihood(foreign, kind):
+    from models.imaging import to_uint8
+    from models.scoring import explain
+
+    m = models.load(foreign[kind], device="cpu")
+    ex = explain(m, to_uint8(m.sample(1, seed=4)))[0]
+    assert ex.z.shape == (m.latent_dim,) and ex.reconstruction.shape == (1, 28, 28)
+    assert ex.score is None and "no likelihood for this model" in ex.note
