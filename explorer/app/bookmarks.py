@@ -58,6 +58,15 @@ def restore(window, rec: dict, source: str) -> str:
     return "refused"
 
 
+def current_record(window, with_endpoints: bool = True) -> dict | None:
+    """The window's state as an export stamps it (the current point, and the interpolation endpoints)."""
+    loaded = window.state.loaded
+    if loaded is None:
+        return None
+    ends = window.interpolation_dock.panel.endpoints_record() if with_endpoints else None
+    return make_record(loaded, window.state.values, ends)
+
+
 def _same_model(loaded, model: dict, want_sha: str | None) -> bool:
     if want_sha:
         return file_sha256(loaded.path) == want_sha

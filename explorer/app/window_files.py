@@ -55,7 +55,7 @@ def save_image(window, path: str | os.PathLike, scale: int | None = None) -> Non
         return
     from .interpolation_export import scale_for
     from .state_stamp import png_with_state
-    from .window_views import current_record
+    from .bookmarks import current_record
 
     scale = scale or scale_for(img.shape[0], getattr(window, "export_size", None), 8)
     data = QByteArray()

@@ -76,14 +76,3 @@ def restore_state(window, rec: dict, source: str) -> str:
     from .bookmarks import restore
 
     return restore(window, rec, source)
-
-
-def current_record(window, with_endpoints: bool = True) -> dict | None:
-    """The window's state as an export stamps it (the current point, and the interpolation endpoints)."""
-    from .state_stamp import make_record
-
-    loaded = window.state.loaded
-    if loaded is None:
-        return None
-    ends = window.interpolation_dock.panel.endpoints_record() if with_endpoints else None
-    return make_record(loaded, window.state.values, ends)
