@@ -133,7 +133,16 @@ class GenerativeModel(ABC):
         return scoring.score(self, x, k=k)
 
     def prior_z(self, n: int, *, temperature: float = 1.0, seed: int | None = None) -> torch.Tensor:
-        """``n`` latents from the prior N(0, I), scaled by ``temperature`` (truncation for GANs)."""
+        """``n`` latents ``temperature * eps`` with ``eps ~ N(0, I)`` (the same ``eps`` for the same seed).
+
+        For a VAE this is the sampling temperature: the prior's standard deviation, scaled.  For a GAN
+        the app and ``sample --truncation`` call the same number the truncation psi, and it is the
+        *pull toward the mean latent* form of the truncation trick, ``z = z_mean + psi * (eps - z_mean)``
+        (Karras et al. 2019, there in W; a DCGAN has no mapping network, so here in z), with the mean
+        latent ``z_mean = 0`` of the N(0, I) prior -- which is exactly ``psi * eps``.  It is *not*
+        BigGAN's truncated normal (resampling every ``|eps_i|`` above a threshold): psi < 1 shrinks every
+        coordinate, so samples move toward the image of the mean latent and vary less; psi = 0 gives
+        that one image."""
         gen = torch.Generator(device="cpu")
         if seed is None:
             gen.seed()

@@ -85,9 +85,20 @@ def _cli(*args, check=True):
 def test_cli_info_and_sample_work_on_every_bundled_model(name, tmp_path):
     path = str(models.bundled(name))
     text = _cli("info", path).stdout
-    assert "family" in text and "latent dim" in text
     info = json.loads(_cli("info", path, "--json").stdout)
     assert info["family"] in ("vae", "gan") and info["image_shape"] == [1, 28, 28]
+    # every field the README names: family, architecture, data, training command and metrics, calibration
+    m = models.load(path, device="cpu")
+    assert {"name", "family", "latent_dim", "image_shape", "parameters", "config", "dataset", "training",
+            "calibration"} <= set(info), sorted(info)
+    assert info["family"] == m.family and info["latent_dim"] == m.latent_dim
+    assert info["parameters"] == m.num_parameters() > 0
+    assert info["config"] == json.loads(json.dumps(m.config))
+    assert info["dataset"]["name"] == "fashion-mnist" and len(info["dataset"]["classes"]) == 10
+    assert info["training"]["command"].startswith("latent-explorer train") and info["training"]["metrics"]
+    assert info["calibration"]["fpr"] == 0.05 and info["calibration"]["source"] == "fashion-mnist/heldout"
+    for word in ("family", "latent dim", "fashion-mnist", "latent-explorer train", "ood calibration"):
+        assert word in text.lower(), (word, text)
     out = tmp_path / "grid.png"
     _cli("sample", path, "-n", "16", "--seed", "1", "--out", str(out), "--device", "cpu")
     img = np.asarray(Image.open(out))
@@ -101,3 +112,24 @@ def test_cli_bad_checkpoint_gives_one_line_and_no_traceback(tmp_path):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "broken.safetensors" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_temperature_and_truncation_pull_samples_toward_the_mean_latents_image(bundled_model):
+    """VAE temperature and GAN truncation psi: z = psi * eps for the same eps (the seed), so lower values
+    give samples nearer the mean latent's image and less varied; 0 gives that one image
+    (models/base.py ``prior_z``: the pull-toward-the-mean truncation, not BigGAN's resampling)."""
+    m = bundled_model
+    eps = m.prior_z(64, seed=4)
+    for t in (0.0, 0.5, 1.5):
+        assert torch.allclose(m.prior_z(64, temperature=t, seed=4), t * eps)
+    mean_image = m.decode(torch.zeros(1, m.latent_dim))
+    at = {t: m.sample(64, temperature=t, seed=4) for t in (0.0, 0.4, 1.0)}
+    assert torch.allclose(at[0.0], mean_image.expand_as(at[0.0]), atol=1e-6)
+    to_mean = {t: float((x - mean_image).abs().mean()) for t, x in at.items()}
+    spread = {t: float(x.std(dim=0).mean()) for t, x in at.items()}
+    assert to_mean[0.4] < 0.8 * to_mean[1.0], to_mean
+    assert spread[0.4] < 0.8 * spread[1.0], spread
+    # per sample too: 0.4 is nearer the mean image than 1.0 for most of the 64
+    per = lambda x: (x - mean_image).abs().mean(dim=(1, 2, 3))  # noqa: E731
+    assert int((per(at[0.4]) < per(at[1.0])).sum()) >= 56
+

@@ -1,6 +1,9 @@
 """explorer.errors: unexpected errors go to a log file with their traceback; the user gets one line."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -12,7 +15,7 @@ from models.checkpoint import CheckpointError
 @pytest.fixture(autouse=True)
 def log_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_LOG_DIR", str(tmp_path / "logs"))
-    return tmp_path / "logs" / errors.LOG_NAME
+    return tmp_path / "logs" / "errors.log"          # the name the README gives
 
 
 def _raise(exc):
@@ -22,11 +25,57 @@ def _raise(exc):
         return caught
 
 
-def test_default_log_dir_is_the_platform_user_log_dir(monkeypatch):
-    import platformdirs
-
+@pytest.mark.skipif(sys.platform != "linux", reason="the README names the Linux path")
+def test_default_log_dir_is_where_the_readme_says_on_linux(monkeypatch, tmp_path):
+    """README: errors.log in ~/.local/state/latent-explorer/log/ on Linux (platformdirs' user log dir)."""
     monkeypatch.delenv("LATENT_EXPLORER_LOG_DIR")
-    assert errors.log_dir() == __import__("pathlib").Path(platformdirs.user_log_dir("latent-explorer", appauthor=False))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert errors.log_dir() == tmp_path / ".local" / "state" / "latent-explorer" / "log"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert errors.log_dir() == tmp_path / "state" / "latent-explorer" / "log"
+
+
+_CRASHING_INFO = ("import sys, explorer.cli, explorer.commands.info as info\n"
+                  "def boom(args):\n    raise ZeroDivisionError('simulated bug in info')\n"
+                  "info.run = boom\n"
+                  "sys.exit(explorer.cli.main(['info', 'whatever.safetensors']))\n")
+
+
+def _cli_crash(tmp_path, **env_extra):
+    env = {k: v for k, v in os.environ.items() if k != "LATENT_EXPLORER_DEBUG"}
+    env.update(LATENT_EXPLORER_LOG_DIR=str(tmp_path / "cli-logs"), OMP_WAIT_POLICY="PASSIVE", **env_extra)
+    return subprocess.run([sys.executable, "-c", _CRASHING_INFO], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_an_unexpected_cli_error_is_one_line_exit_1_and_logged_with_its_traceback(tmp_path):
+    proc = _cli_crash(tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "unexpected error: ZeroDivisionError: simulated bug in info" in lines[0]
+    assert "LATENT_EXPLORER_DEBUG=1" in lines[0] and str(tmp_path / "cli-logs" / "errors.log") in lines[0]
+    logged = (tmp_path / "cli-logs" / "errors.log").read_text()
+    assert "Traceback (most recent call last)" in logged and "in boom" in logged
+
+
+def test_latent_explorer_debug_shows_the_traceback(tmp_path):
+    proc = _cli_crash(tmp_path, LATENT_EXPLORER_DEBUG="1")
+    assert proc.returncode == 1
+    assert "Traceback (most recent call last)" in proc.stderr and "in boom" in proc.stderr
+    assert proc.stderr.strip().endswith("ZeroDivisionError: simulated bug in info")
+
+
+def test_a_user_error_on_the_cli_is_exit_2_naming_the_file(tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x00" * 3)
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    proc = subprocess.run([sys.executable, "-m", "explorer.cli", "info", str(bad)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"latent-explorer: error: {bad.name}: ") and "damaged" in line, line
 
 
 def test_unexpected_error_is_logged_with_traceback_and_summarised(log_in_tmp):

@@ -111,17 +111,121 @@ def test_calibration_round_trip(tmp_path, test_images):
     after = again.score(x, k=2)
     assert [(s.ood_statistic, s.percentile, s.verdict) for s in after] == \
            [(s.ood_statistic, s.percentile, s.verdict) for s in before]
-    # the threshold is the stated quantile of the images it was computed on
-    stat = scoring.statistic_from_features(scoring.features(again, held[300:]), again.metadata["calibration"])
-    assert float(np.mean(stat > cal["threshold"])) == pytest.approx(0.1, abs=0.01)
+    # the threshold holds its stated rate on held-out garments it was *not* fitted to (2,000 others of the
+    # split; 300 calibration images put the true rate within about +-0.04 of 0.1 at 2.5 standard errors)
+    stat = scoring.statistic_from_features(scoring.features(again, fashion_mnist("heldout").images[1000:3000]),
+                                           again.metadata["calibration"])
+    assert float(np.mean(stat > cal["threshold"])) == pytest.approx(0.1, abs=0.045)
 
 
-def test_stated_false_positive_rate_holds_on_unseen_in_distribution_images(vae, test_images):
-    """The bundled calibration was fitted on held-out training images; the test set was never used."""
-    cal = vae.metadata["calibration"]
-    res = scoring.ood(vae, test_images[:2000])
+def test_stated_false_positive_rate_holds_on_unseen_in_distribution_images(bundled, test_images):
+    """Every bundled model (VAE, beta-VAE, GAN): the calibration was fitted on held-out training images,
+    the test set was never used; on 1,000 test garments the rate of OOD verdicts is the stated 5%
+    (README: 5.4%, 5.0%, 6.0%; one binomial standard error at n = 1,000 is 0.7 points)."""
+    cal = bundled.metadata["calibration"]
+    assert cal["fpr"] == 0.05                                  # the README's stated rate
+    res = scoring.ood(bundled, test_images[:1000])
     fpr = np.mean([r.verdict == models.OUT_OF_DISTRIBUTION for r in res])
-    assert abs(fpr - cal["fpr"]) <= 0.02, (fpr, cal["fpr"])
+    assert abs(fpr - cal["fpr"]) <= 0.025, (bundled.name, fpr, cal["fpr"])
+
+
+def test_calibration_is_5000_held_out_training_images_disjoint_from_the_test_set(bundled):
+    """README: calibrated on 5,000 held-out training images (never the test set).  The held-out split is
+    the last 5,000 of the training file (models.data), left out of training, and shares no image with
+    the test file."""
+    import hashlib
+
+    from models.data import HELDOUT
+
+    cal = bundled.metadata["calibration"]
+    assert cal["source"] == "fashion-mnist/heldout"
+    assert HELDOUT == 5000 and cal["n_fit"] + cal["n"] == 5000, (cal["n_fit"], cal["n"])
+    full = fashion_mnist("train-full").images
+    held, train = fashion_mnist("heldout").images, fashion_mnist("train").images
+    assert torch.equal(held, full[-5000:]) and torch.equal(train, full[:-5000])   # training never saw them
+    digest = lambda imgs: {hashlib.sha1(a.numpy().tobytes()).hexdigest() for a in imgs}  # noqa: E731
+    assert not digest(held) & digest(fashion_mnist("test").images)
+    # and what `info` tells a user says so
+    import contextlib
+    import io
+
+    from explorer.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["info", str(bundled.metadata["path"])]) == 0
+    line = next(ln for ln in out.getvalue().splitlines() if ln.startswith("OOD calibration"))
+    assert "5% false-positive rate" in line and "5000 held-out images" in line, line
+
+
+_FAMILY_FLOORS = {
+    # share of each generated foreign set called OOD at the stated 5% FPR, with margin below what the
+    # bundled models reach on 40 images (benchmarks/ood.py has the AUROCs); upside-down garments stay hard
+    "digits (sklearn, MNIST-framed)": 0.85, "uniform noise": 0.95, "constant": 0.95, "FMNIST flipped vertically": 0.05,
+    "FMNIST inverted": 0.95, "shapes (line drawings)": 0.95, "blurred noise": 0.95, "photo patches (sklearn)": 0.95,
+}
+
+
+def test_every_generated_foreign_family_gets_its_verdict(bundled, test_images):
+    sets = ood_sets.benchmark_sets(test_images[5000:], n=40)
+    assert set(sets) == set(_FAMILY_FLOORS), "a new foreign family needs its floor here"
+    called = {}
+    for name, x in sets.items():
+        res = scoring.ood(bundled, x)
+        called[name] = float(np.mean([r.verdict == models.OUT_OF_DISTRIBUTION for r in res]))
+    short = {n: v for n, v in called.items() if v < _FAMILY_FLOORS[n]}
+    assert not short, (bundled.name, short, called)
+    # the flipped garments are hard but still flagged more often than garments are (5%)
+    assert called["FMNIST flipped vertically"] > 0.05
+
+
+def test_the_nll_tail_flags_what_the_complexity_correction_alone_would_pass(vae, test_images):
+    """The VAE's verdict is max(z(complexity), z(NLL)): an image as unlikely as noise but as hard to
+    compress (so the complexity-corrected score is a garment's) is OOD through the NLL's upper tail."""
+    cal = vae.metadata["calibration"]
+    assert [c["feature"] for c in cal["components"]] == ["complexity", "nll_bpd"]
+    feats = scoring.features(vae, test_images[:200])
+    stat = scoring.statistic_from_features(feats, cal)
+    garments = np.flatnonzero(stat < cal["threshold"])[:50]
+    assert len(garments) >= 40
+    nll = next(c for c in cal["components"] if c["feature"] == "nll_bpd")
+    shift = nll["mean"] + 6 * nll["std"] - feats["nll_bpd"][garments]      # NLL 6 sigma up ...
+    moved = {k: v[garments].copy() for k, v in feats.items()}
+    moved["nll_bpd"] = moved["nll_bpd"] + shift
+    moved["webp_bpd"] = moved["webp_bpd"] + shift                         # ... and WebP as much: same complexity
+    moved["complexity"] = moved["nll_bpd"] - moved["webp_bpd"]
+    assert np.allclose(moved["complexity"], feats["complexity"][garments], atol=1e-4)
+    assert (scoring.statistic_from_features(moved, cal) > cal["threshold"]).all()
+    # with the NLL component left out, the same images would pass as garments
+    only_complexity = {**cal, "components": [c for c in cal["components"] if c["feature"] == "complexity"]}
+    assert (scoring.statistic_from_features(moved, only_complexity) < cal["threshold"]).mean() > 0.9
+
+
+def test_calibrate_rewrites_the_checkpoint_in_place(tmp_path):
+    """`latent-explorer calibrate FILE` replaces FILE's calibration and keeps its weights."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from safetensors import safe_open
+
+    path = tmp_path / "vae.safetensors"
+    shutil.copy(models.bundled("vae"), path)
+    with safe_open(str(path), framework="pt") as f:
+        before = {k: f.get_tensor(k) for k in f.keys()}
+        old = json.loads(f.metadata()["calibration"])
+    proc = subprocess.run([sys.executable, "-m", "explorer.cli", "calibrate", str(path), "--fpr", "0.1",
+                           "--max-images", "600", "--device", "cpu"], capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vae.safetensors"]      # in place, no temp left
+    with safe_open(str(path), framework="pt") as f:
+        after = {k: f.get_tensor(k) for k in f.keys()}
+        new = json.loads(f.metadata()["calibration"])
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert new["fpr"] == 0.1 and old["fpr"] == 0.05 and new["threshold"] < old["threshold"]
+    assert new["n_fit"] + new["n"] <= 600 and new["source"] == "fashion-mnist/heldout"
 
 
 def test_uncalibrated_model_says_how_to_fix_it(test_images):

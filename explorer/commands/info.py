@@ -54,4 +54,5 @@ def _calibration_line(cal) -> str:
     fpr = cal.get("fpr")
     stat = cal.get("statistic", cal.get("method", "?"))
     return f"{stat}" + (f", threshold at {100 * fpr:g}% false-positive rate" if fpr is not None else "") + \
-        (f", {cal.get('n')} held-out images" if cal.get("n") else "")
+        (f", {cal.get('n') + cal.get('n_fit', 0)} held-out images ({cal.get('n_fit', 0)} to fit the statistic, "
+         f"{cal.get('n')} for the threshold)" if cal.get("n") else "")
