@@ -103,6 +103,8 @@ class BookmarkDock(QDockWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         self.list = QListWidget()
         self.list.setToolTip("Double-click to go there; F2 or Rename to rename")
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)       # long names end in "…", never scroll
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemDoubleClicked.connect(lambda _it: self.go())
         self.list.itemChanged.connect(lambda _it: self._save())
         lay.addWidget(self.list, 1)
@@ -165,7 +167,7 @@ class BookmarkDock(QDockWidget):
         item.setData(Qt.ItemDataRole.UserRole, rec)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
         m = rec.get("model") or {}
-        item.setToolTip(f"{m.get('name', '?')} · {len(rec['z'])}-d latent")
+        item.setToolTip(f"{name}\n{m.get('name', '?')} · {len(rec['z'])}-d latent")
         self.list.blockSignals(True)
         self.list.addItem(item)
         self.list.blockSignals(False)
