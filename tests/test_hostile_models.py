@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -59,13 +58,12 @@ def test_controls_load():
 
 @pytest.mark.parametrize("case", [c for c in CHECKPOINTS if not c.unreadable], ids=_id)
 def test_checkpoint_case_is_refused_with_its_message(case):
-    t0 = time.perf_counter()
+    """(How fast a refusal is belongs to benchmarks, not here: no wall-clock bound.)"""
     with pytest.raises(models.CheckpointError) as info:
         models.load(CORPUS / case.name, device="cpu")
     msg = str(info.value)
     assert case.expect.lower() in msg.lower(), msg
     _assert_one_clean_line(msg, case)
-    assert time.perf_counter() - t0 < 10, "refusing a file must be quick"
 
 
 @pytest.mark.parametrize("case", [c for c in IMAGES if not c.unreadable], ids=_id)
@@ -213,3 +211,42 @@ def test_a_code_pickle_that_hides_its_global_is_still_refused_by_torch(tmp_path)
         models.load(path, device="cpu")
     assert "posix.system" in str(info.value) or "not plain tensors" in str(info.value)
     assert not marker.exists()
+
+
+# ------------------------------------------------------------------ very large pictures
+_PEAK_OF_INTAKE = textwrap.dedent("""
+    import json, resource, sys
+    import models.intake
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = models.intake.load_image(sys.argv[1])
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_growth_mb": (after - before) / 1024, "shape": list(result.uint8.shape),
+                      "notes": result.describe()}))
+""")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in kB on Linux (bytes on macOS)")
+@pytest.mark.parametrize("mode, limit_mb", [("L", 250), ("RGB", 700)])
+def test_a_10000_by_10000_picture_is_reduced_before_any_float_work(mode, limit_mb, tmp_path):
+    """README: very large images are reduced before any float work, so a 10000x10000 picture takes about a
+    second, not gigabytes.  Decoding it costs one uint8 copy (95 MB grey, 286 MB RGB); one float32 copy at
+    full size would add 400 MB (grey) or 1.2 GB (RGB), so the peak growth of a fresh process stays below
+    ``limit_mb``."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    shape = (10_000, 10_000) if mode == "L" else (10_000, 10_000, 3)
+    a = np.zeros(shape, np.uint8)
+    a[2000:8000, 3000:7000] = 200
+    path = tmp_path / f"huge-{mode}.png"
+    Image.fromarray(a).save(path)
+    del a
+    proc = subprocess.run([sys.executable, "-c", _PEAK_OF_INTAKE, str(path)], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["shape"] == [1, 28, 28]
+    assert "reduced" in out["notes"], out["notes"]
+    assert out["peak_growth_mb"] < limit_mb, out
