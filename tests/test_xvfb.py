@@ -1,8 +1,9 @@
 """The real app in a real X window under Xvfb: a mouse drag (xdotool) moves a slider, the image is
 ``model.decode`` of the new values, and screenshots are saved.
 
-Skipped only when the ``Xvfb`` binary is missing.  Screenshots go to the test's tmp_path, and also to
-``$LATENT_EXPLORER_SCREENSHOTS`` when that is set (to look at them).
+Xvfb, xdotool and ImageMagick's ``import`` are part of the set-up (scripts/setup.sh): a missing one fails
+the test (it would otherwise pass without the real drag it is named after).  Screenshots go to the test's
+tmp_path, and also to ``$LATENT_EXPLORER_SCREENSHOTS`` when that is set (to look at them).
 """
 from __future__ import annotations
 
@@ -43,23 +44,35 @@ def _start_xvfb():
     return proc, f":{buf.decode().strip()}"
 
 
-def _wait_file(path: Path, proc: subprocess.Popen, timeout: float = 120) -> dict:
+def _wait_file(path: Path, proc: subprocess.Popen, timeout: float = 300) -> dict:
+    """The JSON the child writes to ``path``, once it is there and whole (a generous timeout catches hangs)."""
     deadline = time.time() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
+    while True:
+        if path.exists():
+            try:
+                return json.loads(path.read_text())
+            except json.JSONDecodeError:
+                pass                     # still being written
+        if proc.poll() is not None and not path.exists():
             out, err = proc.communicate()
             pytest.fail(f"the app exited ({proc.returncode}) before writing {path.name}:\n{err[-3000:]}")
         if time.time() > deadline:
             proc.kill()
             pytest.fail(f"timed out waiting for {path.name}")
         time.sleep(0.05)
-    time.sleep(0.05)
-    return json.loads(path.read_text())
 
 
-@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="the Xvfb binary is not installed")
-def test_the_app_in_a_real_x_window(tmp_path, tiny_vae_path):
-    checkpoint = models.bundled("vae") if models.bundled("vae").exists() else tiny_vae_path
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed: `bash scripts/setup.sh` installs it (apt: xvfb xdotool imagemagick)")
+    return path
+
+
+def test_the_app_in_a_real_x_window(tmp_path, trained_vae_path):
+    checkpoint = trained_vae_path
+    _need("Xvfb")
+    xdotool, imagemagick = _need("xdotool"), _need("import")
     xvfb, display = _start_xvfb()
     env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb",
                LATENT_EXPLORER_SETTINGS=str(tmp_path / "settings.ini"))
@@ -70,24 +83,21 @@ def test_the_app_in_a_real_x_window(tmp_path, tiny_vae_path):
         ready = _wait_file(tmp_path / "ready.json", child)
         assert ready["value"] == 0.0
         assert "Latent Explorer" in ready["title"]
-        xdotool = shutil.which("xdotool")
-        if xdotool:
-            (x0, y), (x1, _) = ready["slider_center"], ready["slider_right"]
-            # a real drag of slider 0's handle (it starts in the middle) three quarters to the right
-            target = x0 + int(0.75 * (x1 - x0))
-            cmds = [["mousemove", "--sync", str(x0), str(y)], ["mousedown", "1"]]
-            cmds += [["mousemove", "--sync", str(x0 + (target - x0) * k // 8), str(y)] for k in range(1, 9)]
-            cmds += [["mouseup", "1"]]
-            for c in cmds:
-                subprocess.run([xdotool, *c], env=env, check=True, timeout=30)
-                time.sleep(0.03)
-        if shutil.which("import"):  # ImageMagick: the whole X screen, as a user would see it
-            time.sleep(1.0)  # let the drag's last frame reach the screen
-            subprocess.run(["import", "-window", "root", str(tmp_path / "screen.png")], env=env, timeout=60,
-                           check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (x0, y), (x1, _) = ready["slider_center"], ready["slider_right"]
+        # a real drag of slider 0's handle (it starts in the middle) three quarters to the right
+        target = x0 + int(0.75 * (x1 - x0))
+        cmds = [["mousemove", "--sync", str(x0), str(y)], ["mousedown", "1"]]
+        cmds += [["mousemove", "--sync", str(x0 + (target - x0) * k // 8), str(y)] for k in range(1, 9)]
+        cmds += [["mouseup", "1"]]
+        for c in cmds:
+            subprocess.run([xdotool, *c], env=env, check=True, timeout=30)
         (tmp_path / "go").write_text("go")
-        result = _wait_file(tmp_path / "result.json", child)
-        child.wait(timeout=30)
+        result = _wait_file(tmp_path / "result.json", child)    # the child saw the drag's last frame
+        # ImageMagick: the whole X screen, as a user would see it
+        subprocess.run([imagemagick, "-window", "root", str(tmp_path / "screen.png")], env=env, timeout=60,
+                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (tmp_path / "quit").write_text("quit")
+        child.wait(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
@@ -103,8 +113,8 @@ def test_the_app_in_a_real_x_window(tmp_path, tiny_vae_path):
 
     assert result["platform"] == "xcb"
     assert result["matches_decode"], result
-    if xdotool:
-        assert result["value"] > 0.2, f"the mouse drag did not move the slider: {result}"
+    assert result["value"] > 0.2, f"the mouse drag did not move the slider: {result}"
+    assert result["changed_share"] >= 0.05, f"the drag did not change the picture visibly: {result}"
     canvas_w, canvas_h = result["canvas_size"]
     assert canvas_w >= 280 and canvas_h >= 280, result  # the image is big, not a thumbnail
     shot = tmp_path / "window.png"

@@ -5,8 +5,9 @@
 1. opens the window on CHECKPOINT, waits for the first frame, and writes OUT_DIR/ready.json with the
    window's id and the screen position of slider 0's handle and of the canvas;
 2. waits for OUT_DIR/go (the test drags the slider with xdotool meanwhile), waits for the frame of
-   the state it ends in, saves OUT_DIR/window.png (QWidget.grab) and writes OUT_DIR/result.json;
-3. exits.
+   the state it ends in, saves OUT_DIR/window.png (QWidget.grab) and writes OUT_DIR/result.json (with
+   the share of pixels that changed by >= 30 grey levels since the first frame);
+3. waits for OUT_DIR/quit (the test takes a screenshot of the whole X screen meanwhile) and exits.
 """
 from __future__ import annotations
 
@@ -31,20 +32,25 @@ def main() -> int:
     win.raise_()
     win.activateWindow()
     t0 = time.time()
-    phase = {"ready": False}
+    phase = {"ready": False, "done": False, "first": None}
 
     def center(widget) -> list[int]:
         p = widget.mapToGlobal(QPoint(widget.width() // 2, widget.height() // 2))
         return [p.x(), p.y()]
 
     def poll() -> None:
-        if time.time() - t0 > 90:
+        if time.time() - t0 > 300:
             print("child: timed out", file=sys.stderr)
             app.exit(3)
             return
         have_frame = win.canvas.image() is not None and win.canvas.token == win.state.token
+        if phase["done"]:
+            if (out / "quit").exists():
+                app.quit()
+            return
         if not phase["ready"]:
             if have_frame and win.latent_dock.sliders:
+                phase["first"] = win.canvas.image().copy()
                 s = win.latent_dock.sliders[0]
                 bar = s._slider  # the QSlider inside the labelled slider
                 lo, hi = bar.minimum(), bar.maximum()
@@ -77,8 +83,9 @@ def main() -> int:
                 "window_size": [win.width(), win.height()],
                 "platform": QApplication.platformName(),
                 "frame_label": win.frame_label.text(),
-                "device_label": win.device_label.text()}))
-            app.quit()
+                "device_label": win.device_label.text(),
+                "changed_share": float((np.abs(shown.astype(int) - phase["first"].astype(int)) >= 30).mean())}))
+            phase["done"] = True
 
     timer = QTimer()
     timer.timeout.connect(poll)
