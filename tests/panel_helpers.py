@@ -58,9 +58,12 @@ def executor():
     return ex
 
 
-def stop_executors() -> None:
+def stop_executors() -> int:
+    """Stop every executor made by :func:`executor`; returns how many there were."""
+    n = len(_EXECUTORS)
     while _EXECUTORS:
         _EXECUTORS.pop().stop()
+    return n
 
 
 def wait_background(qtbot, timeout: int = 20000) -> None:

@@ -156,6 +156,7 @@ def test_keyboard_shortcuts_are_set(make_window):
 
 
 # ---------------------------------------------------------------------------------------------- failures
+@pytest.mark.logs_unexpected_errors     # the simulated failure is an unexpected error: logged with its traceback
 def test_a_render_failure_is_shown_and_the_app_survives(make_window, trained_vae_path, qtbot, monkeypatch):
     win = make_window(trained_vae_path)
     before = painted_pixels(win.canvas)
