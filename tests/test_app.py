@@ -16,8 +16,7 @@ import torch
 
 from models.imaging import to_uint8
 
-from app_helpers import assert_looks_the_same, assert_shows, assert_visibly_different, expected_pixels, \
-    painted_pixels, wait_for_frame  # noqa: I001  (tests/ is on sys.path)
+from app_helpers import assert_looks_the_same, assert_shows, assert_visibly_different, painted_pixels, wait_for_frame  # noqa: I001  (tests/ is on sys.path)
 
 
 # ---------------------------------------------------------------------------------------------- sliders

@@ -194,7 +194,6 @@ def test_no_pickle_payload_runs_even_with_torch_told_to_unpickle_everything(monk
 def test_a_code_pickle_that_hides_its_global_is_still_refused_by_torch(tmp_path):
     """A payload whose function name the opcode scan cannot see (memoised strings) is still refused
     by torch.load(weights_only=True), and nothing runs."""
-    import pickle
 
     marker = tmp_path / (hc.MARKER_PREFIX + "hidden")
     cmd = f"touch {marker}".encode()
