@@ -6,9 +6,28 @@
 >>> z = m.encode(x); m.decode(z).shape
 torch.Size([8, 1, 28, 28])
 """
-from .base import Direction, GenerativeModel, available_devices, resolve_device
-from .score import IN_DISTRIBUTION, OUT_OF_DISTRIBUTION, Score
-from .checkpoint import CheckpointError, load, save
+import importlib as _importlib
+
+#: public name -> the module that defines it; imported on first use (PEP 562), so that
+#: ``import models.file_kinds`` (the app's GUI thread) does not import torch
+_LAZY = {
+    "Direction": "base", "GenerativeModel": "base", "available_devices": "base", "resolve_device": "base",
+    "IN_DISTRIBUTION": "score", "OUT_OF_DISTRIBUTION": "score", "Score": "score",
+    "CheckpointError": "checkpoint", "load": "checkpoint", "save": "checkpoint",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "load", "save", "CheckpointError", "GenerativeModel", "Score", "Direction",

@@ -13,15 +13,20 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from .errors import LatentExplorerError
 from .imaging import from_uint8
 from .score import Score
+
+
+class DeviceError(LatentExplorerError, ValueError):
+    """A device was asked for that this machine does not have; the message lists what it has."""
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """Turn ``"auto"``/``None``/a name into a :class:`torch.device`.
 
     ``"auto"`` picks CUDA, then Apple's MPS, then the CPU.  Asking for a device that does not
-    exist raises ``ValueError`` with a message naming what is available.
+    exist raises :class:`DeviceError` with a message naming what is available.
     """
     if device is None or device == "auto":
         if torch.cuda.is_available():
@@ -30,15 +35,22 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise DeviceError(f"{str(device)!r} is not a device name; available: {', '.join(available_devices())}") \
+            from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available here; "
-                         f"available: {', '.join(available_devices())}")
+        raise DeviceError(f"device {str(device)!r} was asked for but CUDA is not available here; "
+                          f"available: {', '.join(available_devices())}")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise DeviceError(f"device {str(device)!r} was asked for but this machine has "
+                          f"{torch.cuda.device_count()} CUDA device(s); available: {', '.join(available_devices())}")
     if dev.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise ValueError(f"device 'mps' was asked for but MPS is not available here; "
-                             f"available: {', '.join(available_devices())}")
+            raise DeviceError(f"device 'mps' was asked for but MPS is not available here; "
+                              f"available: {', '.join(available_devices())}")
     return dev
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .file_kinds import ARRAY_SUFFIXES, IMAGE_SUFFIXES
 from .errors import first_line, printable_name
 from .framing import exif_orientation, fit, frame, luma, shrink, to_gray, to_rgb
 from .imaging import from_uint8, to_uint8
@@ -49,9 +50,6 @@ MAX_PIXELS = 100_000_000
 #: Files larger than this are refused before they are read.
 MAX_FILE_BYTES = 256 * 2**20
 #: Files taken as pictures (anything Pillow opens with one of these suffixes), and as arrays.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
-                  ".ico", ".tga")
-ARRAY_SUFFIXES = (".npy",)
 #: Images taken from one folder or array unless the caller says otherwise.
 MAX_IMAGES = 64
 

@@ -286,8 +286,8 @@ def _checkpoint_cases(d: Path) -> list[Case]:
             m={**meta, "format_version": "one point oh"})
     variant("version_missing.safetensors", "no format version", "format tag but no version",
             m={k: v for k, v in meta.items() if k != "format_version"})
-    variant("unknown_family.safetensors", "unknown model family", "family 'flow'",
-            m={**meta, "family": "flow"})
+    variant("unknown_family.safetensors", "unknown model family", "family 'diffusion'",
+            m={**meta, "family": "diffusion"})
     variant("config_not_json.safetensors", "not valid JSON", "config is not JSON",
             m={**meta, "config": "{latent_dim: 4"})
     variant("config_json_bomb.safetensors", "not valid JSON", "config nested 100,000 levels deep",

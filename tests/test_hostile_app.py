@@ -179,6 +179,8 @@ def test_out_of_memory_while_scoring_moves_the_model_to_the_cpu_and_scores_there
     monkeypatch.setattr(scoring, "explain", explain)
     said = []
     win.state.message.connect(said.append)
+    # the map and interpolation finish their own jobs first: only the scoring job meets the "GPU"
+    qtbot.waitUntil(lambda: win.map_dock.panel.map is not None and win.executor.is_idle(), timeout=60_000)
     _pretend_on_gpu(model)
     try:
         score = win.score_dock.panel

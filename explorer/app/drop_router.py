@@ -15,17 +15,24 @@ class DropRouter:
 
     def __init__(self, on_refused: Callable[[Path, list[str]], None]) -> None:
         self._handlers: list[tuple[tuple[str, ...], Callable[[Path], object], str]] = []
+        self._folder_handler: Callable[[Path], object] | None = None
         self._on_refused = on_refused
 
     def register(self, suffixes: Iterable[str], handler: Callable[[Path], object], description: str = "") -> None:
         """Files ending in one of ``suffixes`` go to ``handler(path)``; later registrations win."""
         self._handlers.insert(0, (tuple(s.lower() for s in suffixes), handler, description))
 
+    def register_folder(self, handler: Callable[[Path], object]) -> None:
+        """Folders whose name no suffix handler takes go to ``handler(path)``."""
+        self._folder_handler = handler
+
     def handler_for(self, path: Path) -> Callable[[Path], object] | None:
         name = Path(path).name.lower()
         for suffixes, handler, _ in self._handlers:
             if name.endswith(suffixes):
                 return handler
+        if self._folder_handler is not None and Path(path).is_dir():
+            return self._folder_handler
         return None
 
     def accepted(self) -> list[str]:

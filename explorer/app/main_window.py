@@ -40,7 +40,6 @@ from .sampling_panel import SamplingPanel
 from .state import ExplorerState, Frame, LoadedModel
 from .traversal_panel import TraversalDock
 
-CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
 SETTINGS_ENV = "LATENT_EXPLORER_SETTINGS"
 _LEFT, _RIGHT, _BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                           Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -153,11 +152,14 @@ class MainWindow(QMainWindow):
         self._stats_timer.start()
 
     def _register_files(self) -> None:
-        from models.intake import ARRAY_SUFFIXES, IMAGE_SUFFIXES
+        from models.file_kinds import ARRAY_SUFFIXES, IMAGE_SUFFIXES, MODEL_SUFFIXES, is_model_folder
+
 
         self.router.register(IMAGE_SUFFIXES, self.score_file, "score the image")
         self.router.register(ARRAY_SUFFIXES, self.score_array, "score the images of an array")
-        self.router.register(CHECKPOINT_SUFFIXES, self.open_model, "open the checkpoint")
+        self.router.register(MODEL_SUFFIXES, self.open_model, "open the model")
+        # a dropped folder: a model folder (Hugging Face config.json) opens, any other is scored
+        self.router.register_folder(lambda p: self.open_model(p) if is_model_folder(p) else self.score_file(p))
 
     def _connect(self) -> None:
         st, ex = self.state, self.executor
@@ -184,7 +186,9 @@ class MainWindow(QMainWindow):
     # ================================================================== opening models
     def open_dialog(self) -> None:
         start = self.settings.value("last_dir", str(Path.home()))
-        patterns = " ".join(f"*{s}" for s in CHECKPOINT_SUFFIXES)
+        from models.file_kinds import MODEL_SUFFIXES
+
+        patterns = " ".join(f"*{s}" for s in MODEL_SUFFIXES)
         path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", str(start),
                                               f"Checkpoints ({patterns});;All files (*)")
         if path:

@@ -144,13 +144,17 @@ def read_state(path: str | Path) -> dict[str, Any] | None:
     suffix = path.suffix.lower()
     if suffix not in (".png", ".gif"):
         return None
+    import stat
+
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None                  # a folder, a pipe, a device: never opened here (it could block)
+        with Image.open(path) as im:     # reads the header chunks only, not the pixels
             raw = im.info.get(KEYWORD) if suffix == ".png" else im.info.get("comment")
-    except (OSError, SyntaxError, ValueError):
-        return None                      # not readable as an image: the intake will say why
+    except Exception:  # noqa: BLE001 - any unreadable image (bombs included): the intake will say why
+        return None
     if raw is None:
         return None
     if isinstance(raw, bytes):

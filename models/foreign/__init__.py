@@ -23,10 +23,11 @@ from pathlib import Path
 import torch
 
 from ..base import GenerativeModel
+from ..file_kinds import FOREIGN_MODEL_SUFFIXES
 from ..tensor_source import checkpoint_error as _err
 
 #: Suffixes of foreign model files (for file dialogs and drop routing).
-MODEL_SUFFIXES = (".pt2", ".onnx")
+MODEL_SUFFIXES = FOREIGN_MODEL_SUFFIXES
 
 
 def kind_of(path: str | os.PathLike) -> str | None:
