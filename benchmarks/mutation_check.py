@@ -169,7 +169,9 @@ def run_tests(root: Path, tests: list[str], timeout: float) -> dict:
     t0 = time.perf_counter()
     for test in tests:
         report = root / f"junit-{Path(test).stem}.xml"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
+        # --tb=line: only pass/fail matters here, and formatting long tracebacks can crash pytest itself
+        # ("AST constructor recursion depth mismatch" on Python 3.11), losing the file's results
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=line", f"--junitxml={report}",
                "-o", "addopts=", test]
         try:
             proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
