@@ -80,8 +80,8 @@ def test_play_loops_and_pause_stops(panel, qtbot):
     panel.play_button.click()
     assert panel.is_playing() and panel.play_button.text() == "Pause"
     seen = set()
-    qtbot.waitUntil(lambda: seen.add(panel.current_frame()) or len(seen) == 16, timeout=5000)
-    qtbot.waitUntil(lambda: panel.current_frame() < 3, timeout=5000)   # wrapped round: loop
+    qtbot.waitUntil(lambda: seen.add(panel.current_frame()) or len(seen) == 16, timeout=60_000)
+    qtbot.waitUntil(lambda: panel.current_frame() < 3, timeout=60_000)   # wrapped round: loop
     panel.play_button.click()
     assert not panel.is_playing()
     f = panel.current_frame()
@@ -93,7 +93,7 @@ def test_without_loop_playback_stops_at_the_last_frame(panel, qtbot):
     panel.loop.setChecked(False)
     panel.fps.setValue(60)
     panel.set_playing(True)
-    qtbot.waitUntil(lambda: not panel.is_playing(), timeout=5000)
+    qtbot.waitUntil(lambda: not panel.is_playing(), timeout=60_000)
     assert panel.current_frame() == 15
 
 

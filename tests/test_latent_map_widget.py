@@ -92,9 +92,9 @@ def test_second_projection_uses_slider_directions(widget, qtbot):
 def test_the_hover_preview_hides_when_the_pointer_leaves_the_plot(widget, qtbot):
     i = _isolated_point(widget)
     _hover(widget, widget.widget_pos_of(i))
-    qtbot.waitUntil(lambda: widget.thumb.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: widget.thumb.isVisible(), timeout=30_000)
     QTest.mouseMove(widget.projection)          # onto another widget: the plot gets a Leave
-    qtbot.waitUntil(lambda: not widget.thumb.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: not widget.thumb.isVisible(), timeout=30_000)
     assert widget.hovered is None
 
 
@@ -104,13 +104,13 @@ def test_the_hover_preview_hides_when_a_menu_opens(widget, qtbot):
 
     i = _isolated_point(widget)
     _hover(widget, widget.widget_pos_of(i))
-    qtbot.waitUntil(lambda: widget.thumb.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: widget.thumb.isVisible(), timeout=30_000)
     menu = QMenu(widget)
     menu.addAction("Open…")
     menu.popup(widget.mapToGlobal(widget.rect().center()))
     # a popup takes the pointer: Qt tells the widget under it that the pointer left
     QApplication.sendEvent(widget.plot.viewport(), QEvent(QEvent.Type.Leave))
-    qtbot.waitUntil(lambda: not widget.thumb.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: not widget.thumb.isVisible(), timeout=30_000)
     menu.close()
 
 
@@ -120,7 +120,7 @@ def test_many_scored_images_in_one_place_get_one_label_and_each_name_shows_on_ho
         widget.add_marker(n, widget.map.z[7], "in-distribution")
     assert widget.labelled_markers() == ["image-0.png"]          # the rest would pile on top of it
     _hover(widget, widget.marker_widget_pos(5))
-    qtbot.waitUntil(lambda: widget.thumb.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: widget.thumb.isVisible(), timeout=30_000)
     assert "image-5.png" in widget.thumb.text() and "in-distribution" in widget.thumb.text()
 
 
