@@ -53,7 +53,7 @@ def _frames(win, drv, n: int) -> list[float]:
     for i, v in enumerate(_values(n + 10)):
         t0 = time.perf_counter()
         sliders[i % len(sliders)].setValue(v)
-        lat.append((drv.wait_painted() - t0) * 1000.0)
+        lat.append((drv.wait_painted(timeout_s=600) - t0) * 1000.0)
     return lat[10:]
 
 
@@ -70,7 +70,7 @@ def measure(win, drv, shape: tuple[int, int, int], frames: int, tmp: Path, docks
     models.save(VAEModel.build({"image_shape": list(shape), "latent_dim": 16},
                                metadata={"name": f"untrained VAE {shape}"}), path)
     _open(win, drv, path)
-    _settle(drv, lambda _m: None)
+    _settle(drv, lambda _m: None, timeout_s=900)   # the latent map of a large model takes a while
     m = win.state.loaded.model
     zs = torch.randn(frames + 10, m.latent_dim, generator=torch.Generator().manual_seed(0))
     dec = []
@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     p.add_argument("--channels", type=int, nargs="+", default=[1, 3])
     p.add_argument("--frames", type=int, default=60, help="slider moves measured per shape and mode")
-    p.add_argument("--docks-frames", type=int, default=20,
-                   help="slider moves measured with every dock open (slow at large sizes; default 20)")
+    p.add_argument("--docks-frames", type=int, default=10,
+                   help="slider moves measured with every dock open (slow at large sizes; default 10)")
     p.add_argument("--json", default=None, help="also write the rows as JSON here")
     args = p.parse_args(argv)
     os.environ["QT_QPA_PLATFORM"] = "offscreen"

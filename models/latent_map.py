@@ -14,7 +14,7 @@ Which images (:func:`map_images`), so that the points are of the model's own kin
    (as written, or beside the checkpoint), read at the model's shape (:func:`models.data.image_folder`,
    the reading training used), at most :data:`MAP_IMAGES` of them, labelled by sub-folder;
 3. otherwise the model's own samples: :data:`N_SAMPLES` prior draws (seed 0) decoded and encoded
-   again, one label, "samples".
+   again, one label, "samples" (fewer for images over 64x64, see :data:`N_SAMPLES`).
 
 Projections (both linear, so any new code -- the current z, a dropped image's encoding -- lands in
 the same picture with :meth:`LatentMap.project`, and the map needs no extra dependency):
@@ -39,8 +39,10 @@ import torch
 METHODS = ("pca", "directions")
 #: Images read from a model's data folder for its map (a seeded random subset of larger folders).
 MAP_IMAGES = 1500
-#: Prior samples drawn when the model's own data is not at hand.
+#: Prior samples drawn when the model's own data is not at hand: 1,000 up to 64x64, fewer above (the
+#: same pixel budget, at least :data:`MIN_SAMPLES`), so a 256x256 model's map costs seconds, not minutes.
 N_SAMPLES = 1000
+MIN_SAMPLES = 200
 
 
 @dataclass
@@ -125,13 +127,15 @@ def _samples(model, n: int) -> np.ndarray:
     return np.concatenate([to_uint8(model.decode(z[i:i + 250])) for i in range(0, n, 250)])
 
 
-def map_images(model, max_images: int = MAP_IMAGES, n_samples: int = N_SAMPLES
+def map_images(model, max_images: int = MAP_IMAGES, n_samples: int | None = None
                ) -> tuple[np.ndarray, np.ndarray, list[str], str, str]:
     """(images uint8 (N, C, H, W), labels, classes, source, kind) of ``model``'s own domain (see the
     module docstring for the order of choice); ``source`` says in words what they are."""
     from .intake_style import FASHION_MNIST, style_for
 
     shape = tuple(model.image_shape)
+    if n_samples is None:
+        n_samples = max(MIN_SAMPLES, min(N_SAMPLES, N_SAMPLES * 64 * 64 // (shape[1] * shape[2])))
     if getattr(model, "has_encoder", True) is False:  # a decoder alone (models.foreign): its own samples,
         images = _samples(model, n_samples)           # whose codes are known (build skips the inversion)
         return (images, np.zeros(len(images), np.int64), ["samples"],
