@@ -75,5 +75,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nlatent-explorer: interrupted; {args.out} holds the last finished epoch. "
               f"Continue with the same command plus --resume.", file=sys.stderr)
         return 130
-    print(f"wrote {args.out}")
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:   # under torchrun, rank 0 wrote the file and says so
+        print(f"wrote {args.out}")
     return 0
