@@ -4,6 +4,9 @@
 
 * VAE: negative ELBO on the whole Fashion-MNIST test set and the importance-weighted NLL (K samples)
   on its first ``--iwae-images`` images, in nats and bits/dim (8-bit pixels, discretized logistic).
+* Flow: the dequantized bound (``models.scoring.log_likelihood``: K seeded uniform draws) and PixelCNN:
+  the exact log-likelihood, on the same first ``--iwae-images`` test images, so the "NLL bits/dim" column
+  compares every family with a likelihood side by side (8-bit pixels, D = 784 for all).
 * Every model: "FMNIST-classifier FD", the Fréchet distance between features of 10,000 samples and of
   the 10,000 test images, in the 128-d penultimate layer of a small Fashion-MNIST CNN this script
   trains (seeded; cached in benchmarks/.cache).  It is *not* FID (no Inception network); the distance
@@ -100,6 +103,10 @@ def main(argv=None) -> int:
     ap.add_argument("--k", type=int, default=100, help="importance samples for the IWAE NLL (default 100)")
     ap.add_argument("--iwae-images", type=int, default=1000, help="test images for the IWAE NLL (default 1000)")
     ap.add_argument("--samples", type=int, default=10000)
+    ap.add_argument("--ar-samples", type=int, default=0,
+                    help="PixelCNN samples for its FD (drawn pixel by pixel: slow on a CPU; default 0 = no FD)")
+    ap.add_argument("--models", default="vae,beta-vae,gan,flow,pixelcnn",
+                    help="bundled models to measure, comma-separated (default: all five)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
@@ -111,16 +118,31 @@ def main(argv=None) -> int:
     f_train = features(net, fashion_mnist("train").float01()[:args.samples])
     rows = [{"model": "Fashion-MNIST train images (floor)", "fd": frechet(f_train, f_test)}]
     dims = 784
-    for name in ("vae", "beta-vae", "gan"):
+    for name in args.models.split(","):
         path = models.bundled(name)
         if not path.exists():
             print(f"skipping {path.name}: not found", file=sys.stderr)
             continue
         m = models.load(path, device="cpu")
-        row = {"model": path.name}
+        training = m.metadata.get("training", {})
+        row = {"model": path.name, "family": m.family, "epochs": training.get("epochs"),
+               "wall_minutes": round(float(training.get("wall_seconds", 0)) / 60, 1)}
         t0 = time.perf_counter()
-        samples = torch.cat([m.sample(1000, seed=s) for s in range(args.samples // 1000)])
-        row["fd"] = frechet(features(net, samples), f_test)
+        n_samples = args.ar_samples if m.family == "autoregressive" else args.samples
+        if n_samples:
+            samples = torch.cat([m.sample(min(1000, n_samples), seed=s)
+                                 for s in range(max(1, n_samples // 1000))])
+            row["fd"] = frechet(features(net, samples), f_test)
+        if m.family in ("flow", "autoregressive"):
+            from models import scoring
+
+            xs = x_test[:args.iwae_images]
+            ll = torch.cat([scoring.log_likelihood(m, xs[i:i + 200], args.k if m.family == "flow" else None)
+                            for i in range(0, len(xs), 200)])
+            row["nll_nats"] = float(-ll.mean())
+            row["nll_bpd"] = row["nll_nats"] / (dims * math.log(2))
+            row["nll_method"] = (f"dequantized bound, K={args.k}" if m.family == "flow" else "exact")
+            row["nll_images"] = len(xs)
         if m.family == "vae":
             elbo = torch.cat([m.elbo(x_test[i:i + 500]) for i in range(0, len(x_test), 500)])
             row["neg_elbo_nats"] = float(-elbo.mean())
@@ -131,6 +153,8 @@ def main(argv=None) -> int:
             row["iwae_nll_bpd"] = row["iwae_nll_nats"] / (dims * math.log(2))
             row["iwae_k"] = args.k
             row["iwae_images"] = len(xs)
+            row.update(nll_nats=row["iwae_nll_nats"], nll_bpd=row["iwae_nll_bpd"], nll_images=len(xs),
+                       nll_method=f"IWAE, K={args.k}")
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
     if args.json:
@@ -139,13 +163,16 @@ def main(argv=None) -> int:
     print(f"FMNIST classifier (features for FD): test accuracy {100 * acc:.1f}%; {torch.get_num_threads()} "
           f"CPU threads, torch {torch.__version__}")
     print()
-    print("| model | −ELBO nats (bits/dim), 10k test | IWAE NLL nats (bits/dim) | FMNIST-classifier FD ↓ |")
-    print("|---|---|---|---|")
+    print("| model | epochs (min) | NLL bits/dim ↓ (how), first N test images | −ELBO nats (bits/dim), 10k test "
+          "| FMNIST-classifier FD ↓ |")
+    print("|---|---|---|---|---|")
     for r in rows:
         elbo = f"{r['neg_elbo_nats']:.1f} ({r['neg_elbo_bpd']:.3f})" if "neg_elbo_nats" in r else "—"
-        iw = (f"{r['iwae_nll_nats']:.1f} ({r['iwae_nll_bpd']:.3f}), K={r['iwae_k']}, first {r['iwae_images']}"
-              if "iwae_nll_nats" in r else "—")
-        print(f"| {r['model']} | {elbo} | {iw} | {r['fd']:.2f} |")
+        nll = (f"{r['nll_bpd']:.3f} ({r['nll_method']}, N={r['nll_images']})" if "nll_bpd" in r
+               else "— (no likelihood)" if r.get("family") == "gan" else "—")
+        trained = f"{r['epochs']} ({r['wall_minutes']})" if r.get("epochs") else "—"
+        fd = f"{r['fd']:.2f}" if "fd" in r else "—"
+        print(f"| {r['model']} | {trained} | {nll} | {elbo} | {fd} |")
     return 0
 
 
