@@ -92,7 +92,8 @@ class LoadedModel:
         import models
 
         dirs = model.directions()
-        basis = np.stack([d.vector.detach().float().cpu().numpy() for d in dirs], axis=1)
+        basis = (np.stack([d.vector.detach().float().cpu().numpy() for d in dirs], axis=1) if dirs
+                 else np.zeros((int(model.latent_dim), 0), dtype=np.float32))   # no latent (a PixelCNN)
         return cls(model=model, path=Path(path) if path is not None else None,
                    names=[d.name for d in dirs], labels=[d.label for d in dirs],
                    strengths=[float(d.strength) for d in dirs],
