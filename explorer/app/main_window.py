@@ -36,6 +36,7 @@ from .frame_stats import FrameStats
 from .latent_dock import LatentDock
 from .latent_history import LatentHistory
 from .model_executor import ModelExecutor
+from .no_latent import NoLatentViews
 from .sampling_panel import SamplingPanel
 from .state import ExplorerState, Frame, LoadedModel
 from .traversal_panel import TraversalDock
@@ -165,6 +166,7 @@ class MainWindow(QMainWindow):
         st, ex = self.state, self.executor
         st.values_changed.connect(self._request_frame)
         st.model_changed.connect(self._model_changed)
+        self.no_latent = NoLatentViews(self)   # a PixelCNN: latent views step aside
         st.device_changed.connect(self._device_changed)
         st.message.connect(self._say)
         ex.frame_ready.connect(self._frame_ready)
@@ -284,7 +286,7 @@ class MainWindow(QMainWindow):
     # ================================================================== rendering
     def _request_frame(self, values) -> None:
         loaded = self.state.loaded
-        if loaded is not None:
+        if loaded is not None and loaded.latent_dim:   # no latent (PixelCNN): nothing to decode (no_latent.py)
             self.executor.request_frame(loaded, values, self.state.token, self.state.requested_at)
 
     def _frame_ready(self, frame: Frame) -> None:

@@ -1,0 +1,29 @@
+"""Opening a model without a latent (a PixelCNN) hides the latent views and says why; opening a
+model with one brings them back."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import models
+from models.pixelcnn import PixelCNNModel
+
+
+@pytest.fixture
+def pixelcnn_file(tmp_path):
+    torch.manual_seed(0)
+    m = PixelCNNModel.build({"hidden": 4, "layers": 2, "n_mix": 2})
+    return models.save(m, tmp_path / "tiny-pixelcnn.safetensors", name="tiny PixelCNN")
+
+
+def test_a_model_without_a_latent_hides_the_latent_views_and_says_why(make_window, qtbot, pixelcnn_file):
+    win = make_window()
+    with qtbot.waitSignal(win.model_load_finished, timeout=120_000) as blocker:
+        win.open_model(pixelcnn_file)
+    assert blocker.args[0], blocker.args[1]
+    qtbot.waitUntil(lambda: not win.latent_dock.isVisible(), timeout=10_000)
+    assert not win.map_dock.isVisible() and not win.interpolation_dock.isVisible()
+    assert win.canvas.overlay.isVisible() and "has no latent code" in win.canvas.overlay.text()
+    with qtbot.waitSignal(win.model_load_finished, timeout=120_000):
+        win.open_model(models.bundled("vae"))
+    qtbot.waitUntil(lambda: win.latent_dock.isVisible(), timeout=10_000)
