@@ -1,6 +1,7 @@
 """The latent dock: one labelled slider per direction of the open model.
 
-VAE: latent units ranked by KL (label "KL 2.31 nats"); GAN: principal directions (label "12.4% var").
+VAE: latent units ranked by KL (label "KL 2.31 nats"); GAN: principal directions (label "12.4% var");
+flow and models made elsewhere: principal directions of their codes.
 Each slider spans ±3σ of the prior along its direction; its value can be typed (click the number,
 type, Enter) and each row has a reset button (↺) that puts that one direction back to 0.  The strongest :data:`SHOWN_FIRST` directions
 are shown; the rest are one click away ("Show all").  Switching models rebuilds the dock.
@@ -22,6 +23,14 @@ from .state import ExplorerState, LoadedModel
 SHOWN_FIRST = 8
 #: slider range in prior standard deviations
 RANGE_SIGMAS = 3.0
+
+
+#: what the sliders of each family are (the dock's header says it)
+DIRECTION_KINDS = {
+    "vae": "latent units ranked by KL",
+    "gan": "principal directions (GANSpace)",
+    "flow": "principal directions of encoded images",
+}
 
 
 class LatentDock(QDockWidget):
@@ -90,7 +99,7 @@ class LatentDock(QDockWidget):
                 w.deleteLater()
         self._rows.clear()
         self.sliders.clear()
-        kind = "latent units ranked by KL" if loaded.family == "vae" else "principal directions (GANSpace)"
+        kind = DIRECTION_KINDS.get(loaded.family, "principal directions of the model's latent codes")
         self.summary.setText(f"{loaded.name}: {loaded.latent_dim} {kind}, strongest first; "
                              f"sliders span ±{RANGE_SIGMAS:g}σ")
         values = self.state.values
