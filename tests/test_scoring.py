@@ -158,25 +158,23 @@ def test_calibration_is_5000_held_out_training_images_disjoint_from_the_test_set
     assert "5% false-positive rate" in line and "5000 held-out images" in line, line
 
 
-_FAMILY_FLOORS = {
-    # share of each generated foreign set called OOD at the stated 5% FPR, with margin below what the
-    # bundled models reach on 40 images (benchmarks/ood.py has the AUROCs); upside-down garments stay hard
-    "digits (sklearn, MNIST-framed)": 0.85, "uniform noise": 0.95, "constant": 0.95, "FMNIST flipped vertically": 0.05,
-    "FMNIST inverted": 0.95, "shapes (line drawings)": 0.95, "blurred noise": 0.95, "photo patches (sklearn)": 0.95,
-}
+#: share of each generated foreign family (models.ood_sets.families) called OOD at the stated 5% FPR: a
+#: floor with margin below what every bundled model reaches on 30 images (the lowest of VAE, beta-VAE and GAN
+#: is 0.93 for the non-garment families but grey emoji, 0.50-0.80 there).  Transformed garments are
+#: partly garments (flips, small shifts and gamma stay hard: 0.1-0.3), so only the inverted ones have a floor.
+_FOREIGN_FLOOR = 0.85
+_FLOORS = {"emoji (grey)": 0.35, "garments: inverted": 0.9}
 
 
 def test_every_generated_foreign_family_gets_its_verdict(bundled, test_images):
-    sets = ood_sets.benchmark_sets(test_images[5000:], n=40)
-    assert set(sets) == set(_FAMILY_FLOORS), "a new foreign family needs its floor here"
-    called = {}
-    for name, x in sets.items():
-        res = scoring.ood(bundled, x)
-        called[name] = float(np.mean([r.verdict == models.OUT_OF_DISTRIBUTION for r in res]))
-    short = {n: v for n, v in called.items() if v < _FAMILY_FLOORS[n]}
+    sets = ood_sets.families(test_images[5000:5600], n=30)
+    called = {name: float(np.mean([r.verdict == models.OUT_OF_DISTRIBUTION for r in scoring.ood(bundled, x)]))
+              for name, x in sets.items()}
+    floors = {name: _FLOORS.get(name, 0.0 if ood_sets.is_garment_family(name) else _FOREIGN_FLOOR)
+              for name in sets}
+    assert sum(not ood_sets.is_garment_family(n) for n in sets) >= 17
+    short = {n: (v, floors[n]) for n, v in called.items() if v < floors[n]}
     assert not short, (bundled.name, short, called)
-    # the flipped garments are hard but still flagged more often than garments are (5%)
-    assert called["FMNIST flipped vertically"] > 0.05
 
 
 def test_the_nll_tail_flags_what_the_complexity_correction_alone_would_pass(vae, test_images):
