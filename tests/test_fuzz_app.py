@@ -146,7 +146,7 @@ class _Fuzzer:
         """Before the warm-up: each model opened once and each accepted image scored with it, so what is
         built on first use (a family's code paths, the GAN's inversion, the verdict plots) is in the
         baseline and the bound measures growth per event."""
-        win, panel = self.win, self.win.score_dock.panel
+        win = self.win
         for path in self.models:
             with self.qtbot.waitSignal(win.model_load_finished, timeout=120_000):
                 win.open_model(path)
