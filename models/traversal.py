@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -102,9 +102,13 @@ def select(model: GenerativeModel, direction: int | str | Sequence[int] = "all")
 
 @torch.no_grad()
 def traverse(model: GenerativeModel, base: torch.Tensor | None = None, direction: int | str | Sequence[int] = "all",
-             *, steps: int = 9, extent: float = 3.0) -> Traversal:
+             *, steps: int = 9, extent: float = 3.0, batch: int = MAX_BATCH,
+             between: Callable[[], None] | None = None) -> Traversal:
     """Sweep the chosen direction(s) over ±``extent`` σ in ``steps`` columns around ``base`` (default:
-    zeros) and decode every code; see the module docstring."""
+    zeros) and decode every code; see the module docstring.
+
+    ``batch`` codes are decoded at a time and ``between()`` is called before each batch: the app
+    passes its job's checkpoint there, so a large sheet lets frames through and stops when cancelled."""
     idx = select(model, direction)
     t = offsets(steps, extent)
     z0 = base_code(model, z=base)
@@ -113,7 +117,13 @@ def traverse(model: GenerativeModel, base: torch.Tensor | None = None, direction
     v = torch.stack([d.vector.float() * float(d.sigma) for d in chosen]).to(model.device)   # (R, D)
     codes = z0[None, None, :] + t.to(model.device)[None, :, None] * v[:, None, :]          # (R, S, D)
     flat = codes.reshape(-1, model.latent_dim)
-    images = torch.cat([model.decode(flat[i:i + MAX_BATCH]) for i in range(0, flat.shape[0], MAX_BATCH)])
+    parts = []
+    for i in range(0, flat.shape[0], batch):
+        if between is not None:
+            between()
+        with torch.no_grad():
+            parts.append(model.decode(flat[i:i + batch]))
+    images = torch.cat(parts)
     return Traversal(images=images.reshape(len(idx), len(t), *images.shape[1:]), offsets=t,
                      directions=chosen, indices=idx, base=z0)
 

@@ -107,3 +107,29 @@ def test_a_cancelled_job_stops_at_its_next_checkpoint_and_never_reports(qtbot):
         assert results == [] and len(steps) < 500
     finally:
         ex.stop()
+
+
+def test_a_newer_request_with_supersede_stops_the_running_one_and_only_the_newest_reports(qtbot):
+    from explorer.app.model_executor import ModelExecutor
+
+    ex = ModelExecutor()
+    started, results = threading.Event(), []
+
+    def sheet(label):
+        def job(handle):
+            started.set()
+            for _ in range(400):
+                handle.checkpoint()
+                time.sleep(0.005)
+            return label
+        return job
+
+    try:
+        ex.submit("sheet", sheet("old"), results.append, pass_job=True, supersede=True)
+        assert started.wait(10)
+        ex.submit("sheet", lambda handle: "new", results.append, pass_job=True, supersede=True)
+        qtbot.waitUntil(lambda: ex.is_idle() and results, timeout=10_000)
+        qtbot.wait(50)
+        assert results == ["new"]
+    finally:
+        ex.stop()

@@ -96,6 +96,7 @@ class _Thread(QThread):
         self.pending: dict[str, "OrderedDict[str, Job]"] = {lane: OrderedDict() for lane in LANES}
         self.stopping = False
         self.busy = False
+        self.running: Job | None = None
         self.oom_fallback: Callable[[], str | None] | None = None
         self.fell_back: Callable[[str], None] = lambda note: None
 
@@ -133,6 +134,7 @@ class _Thread(QThread):
     def execute(self, job: Job) -> None:
         if job.cancelled:
             return
+        outer, self.running = self.running, job
         try:
             result, err = job(), None
         except Cancelled:
@@ -144,6 +146,8 @@ class _Thread(QThread):
                     self.pending[job.lane].setdefault(job.key, job)  # unless a newer one is waiting
                 return
             result, err = None, log_exception(exc)
+        finally:
+            self.running = outer
         self.finished_job.emit(job, result, err)
 
     def _fall_back(self, exc: BaseException) -> bool:
@@ -196,10 +200,14 @@ class ModelExecutor(QObject):
     # ------------------------------------------------------------------ submitting
     def submit(self, key: str, fn: Callable[..., Any], on_done: Callable[[Any], None] | None = None,
                on_error: Callable[[str], None] | None = None, *, lane: str | None = None,
-               pass_job: bool = False, retry_on_oom: bool = False, owner: QObject | None = None) -> Job:
+               pass_job: bool = False, retry_on_oom: bool = False, owner: QObject | None = None,
+               supersede: bool = False) -> Job:
         """Run ``fn()`` (``fn(job)`` with ``pass_job``) on the executor; then ``on_done(result)`` or
         ``on_error(message)`` on the GUI thread -- unless the job was replaced by a newer one under
-        the same ``key``, cancelled, or ``owner`` (the widget the callbacks update) was deleted."""
+        the same ``key``, cancelled, or ``owner`` (the widget the callbacks update) was deleted.
+
+        With ``supersede`` a job of the same key that is *running* is cancelled too (it stops at its
+        next checkpoint): for long jobs whose result is worthless once newer arguments exist."""
         lane = lane or _DEFAULT_LANES.get(key, "interactive")
         if lane not in LANES:
             raise ValueError(f"unknown lane {lane!r}; one of {', '.join(LANES)}")
@@ -211,6 +219,9 @@ class ModelExecutor(QObject):
             if old is not None:
                 self._callbacks.pop(old.ticket, None)  # stale: never reported
             self._thread.pending[lane][key] = job
+            running = self._thread.running
+            if supersede and running is not None and running.key == key:
+                running._cancel.set()
             self._thread.cond.notify()
         return job
 

@@ -5,8 +5,9 @@ as ``latent-explorer traverse``).
 Cell (r, c) is the code ``z0 + t_c · σ_r · v_r`` (z0 the current point, v_r the row's direction, σ_r
 its prior standard deviation, t_c from -extent to +extent); clicking a cell makes it the current
 point, computed here in numpy from the open model's basis, so the GUI thread never calls torch.  The
-sheet is decoded on the model executor (newest request wins) whenever the point or the options
-change while the dock is visible; "Export PNG…" writes the sheet with the explorer's state stamped in.
+sheet is decoded on the model executor whenever the options change, or the point has rested for
+:data:`FOLLOW_MS`, while the dock is visible: in small batches with a checkpoint between them (a
+waiting frame renders first, so the sliders stay live), and a newer request cancels a running one; "Export PNG…" writes the sheet with the explorer's state stamped in.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel,
                                QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
@@ -36,14 +37,21 @@ class Sheet:
     base: np.ndarray         # (D,) the code every row passes through
 
 
+#: codes decoded between two checkpoints of a sheet job (a waiting frame renders at each)
+SHEET_BATCH = 16
+#: the sheet follows the current point this long after it stopped moving (not during a drag)
+FOLLOW_MS = 250
+
+
 def sheet_job(model, base: np.ndarray, direction, steps: int, extent: float):
-    def job() -> Sheet:
+    def job(handle) -> Sheet:
         from models.imaging import to_uint8
         from models.traversal import traverse
 
         from .rendering import display_image
 
-        t = traverse(model, base=base, direction=direction, steps=steps, extent=extent)
+        t = traverse(model, base=base, direction=direction, steps=steps, extent=extent, batch=SHEET_BATCH,
+                     between=handle.checkpoint)
         u8 = to_uint8(t.images)                                   # (R, S, C, H, W)
         imgs = np.stack([np.stack([display_image(c) for c in row]) for row in u8])
         return Sheet(imgs, t.offsets.cpu().numpy(), list(t.indices), t.base.detach().float().cpu().numpy())
@@ -99,7 +107,12 @@ class TraversalDock(QDockWidget):
         for sig in (self.direction.currentIndexChanged, self.steps.valueChanged, self.extent.valueChanged):
             sig.connect(lambda *_: self.refresh())
         state.model_changed.connect(self._model_changed)
-        state.values_settled.connect(lambda _v: self.refresh())
+        # follow the point once it rests: a drag never queues sheets behind the canvas's frames
+        self._follow = QTimer(self)
+        self._follow.setSingleShot(True)
+        self._follow.setInterval(FOLLOW_MS)
+        self._follow.timeout.connect(self.refresh)
+        state.values_changed.connect(lambda _v: self._follow.start())
         self.visibilityChanged.connect(lambda on: on and self.refresh())
         self.export_button.setEnabled(False)
 
@@ -129,7 +142,8 @@ class TraversalDock(QDockWidget):
                 self._show(sheet)
         self.status.setText("Decoding the sheet…")
         self.executor.submit("traversal", sheet_job(loaded.model, base, direction, steps, extent), done,
-                             lambda msg: self.status.setText(f"⚠ {msg}"), owner=self)
+                             lambda msg: self.status.setText(f"⚠ {msg}"), owner=self, pass_job=True,
+                             supersede=True)
 
     def cell_scale(self) -> int:
         return max(1, CELL_PX // self.sheet.images.shape[2]) if self.sheet is not None else 2
