@@ -128,7 +128,7 @@ def test_a_newer_request_with_supersede_stops_the_running_one_and_only_the_newes
         ex.submit("sheet", sheet("old"), results.append, pass_job=True, supersede=True)
         assert started.wait(10)
         ex.submit("sheet", lambda handle: "new", results.append, pass_job=True, supersede=True)
-        qtbot.waitUntil(lambda: ex.is_idle() and results, timeout=10_000)
+        qtbot.waitUntil(lambda: ex.is_idle() and bool(results), timeout=10_000)
         qtbot.wait(50)
         assert results == ["new"]
     finally:
