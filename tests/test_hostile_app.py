@@ -144,6 +144,9 @@ def test_out_of_memory_while_rendering_falls_back_to_the_cpu(make_window, tiny_v
         return real_decode(z)
 
     monkeypatch.setattr(model, "decode", decode)
+    # the map and interpolation finish their own jobs first: only frames meet the "GPU"
+    qtbot.waitUntil(lambda: win.map_dock.panel.map is not None and win.executor.is_idle(), timeout=60_000)
+    calls.clear()
     _pretend_on_gpu(model)
     win.latent_dock.sliders[0].setValue(1.25)
     qtbot.waitUntil(lambda: "ran out of memory" in win.last_error, timeout=30_000)
