@@ -35,9 +35,9 @@ false-positive rate is not flattered by the fit), and the verdict threshold: the
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,39 +46,22 @@ from . import likelihood
 from .errors import Cancelled, LatentExplorerError
 from .imaging import to_uint8
 from .iwae import IWAE_SEED, iwae_log_likelihood
+from .ood_statistic import (  # noqa: F401 (re-exported)
+    CALIBRATION_VERSION,
+    DEFAULT_FPR,
+    FEATURE_BATCH,
+    LEVELS,
+    READABLE_VERSIONS,
+    STATISTICS,
+    features,
+    percentile_of,
+    statistic_from_features,
+)
+from .ood_statistic import fit_calibration as _fit_calibration
 from .score import IN_DISTRIBUTION, OUT_OF_DISTRIBUTION, Score
 
 #: Importance samples of the displayed VAE likelihood (see docs/scoring.md for the measurement).
 DEFAULT_K = 32
-#: The verdict's false-positive rate on in-distribution images.
-DEFAULT_FPR = 0.05
-#: Version of the calibration record; a checkpoint with another version must be recalibrated.
-CALIBRATION_VERSION = 1
-#: Percentile levels stored in the calibration (0, 0.1, ..., 100).
-LEVELS = np.round(np.linspace(0.0, 100.0, 1001), 1)
-#: Images per feature batch (bounds memory; results do not depend on it).
-FEATURE_BATCH = 256
-
-#: The statistic each family ships: its name, and its components (feature, sign) or a derived one.
-STATISTICS: dict[str, dict[str, Any]] = {
-    "vae": {
-        "name": "max-z(webp-complexity, nll)",
-        "components": ["complexity", "nll_bpd"],
-        "method_ood": "complexity-corrected likelihood (lossless WebP) + NLL tail",
-    },
-    "gan": {
-        "name": "gaussian(inversion residual, webp length, discriminator)",
-        "components": [["log_residual", "webp_bpd", "disc_logit"]],
-        "method_ood": "inversion residual + WebP length + discriminator, Mahalanobis "
-                      "(an approximation, not a likelihood)",
-    },
-    # flow and PixelCNN: their own likelihood (models.ood_features.likelihood_features), the same rule
-    "flow": {"name": "max-z(webp-complexity, nll)", "components": ["complexity", "nll_bpd"],
-             "method_ood": "complexity-corrected likelihood (lossless WebP) + NLL tail"},
-    "autoregressive": {"name": "max-z(webp-complexity, nll)", "components": ["complexity", "nll_bpd"],
-                       "method_ood": "complexity-corrected likelihood (lossless WebP) + NLL tail"},
-}
-
 
 #: The raw (uncorrected) feature whose held-out quantiles the calibration also stores, per family.
 RAW_FEATURES: dict[str, dict[str, str]] = {
@@ -127,72 +110,6 @@ def log_likelihood(model, x: torch.Tensor, k: int | None = None, *,
                                cancel=cancel)
 
 
-# ------------------------------------------------------------------------------------------ features
-def _derived(feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    if "log_residual" in feats and "residual_complexity" not in feats:
-        # a GAN's "code length" of x: Gaussian residual coding, ~ log-residual per pixel in bits,
-        # corrected by the PNG code length like Serrà's S(x)
-        feats["residual_complexity"] = 0.5 * feats["log_residual"] / math.log(2.0) - feats["webp_bpd"]
-    if "disc_logit" in feats:
-        feats["neg_disc_logit"] = -feats["disc_logit"]     # higher = less like the training data to D
-    return feats
-
-
-def features(model, x: torch.Tensor, batch: int = FEATURE_BATCH,
-             cancel: Callable[[], bool] | None = None) -> dict[str, np.ndarray]:
-    """All per-image OOD features of ``x`` (see :mod:`models.ood_features`), in batches.
-
-    ``cancel`` is checked before each batch; it raises :class:`~models.errors.Cancelled`."""
-    from . import ood_features
-
-    x = model._as_batch(x)
-    parts: dict[str, list[np.ndarray]] = {}
-    for i in range(0, x.shape[0], batch):
-        if cancel is not None and cancel():
-            raise Cancelled()
-        for key, value in ood_features.features(model, x[i:i + batch]).items():
-            parts.setdefault(key, []).append(value)
-    return _derived({key: np.concatenate(v) for key, v in parts.items()})
-
-
-# ------------------------------------------------------------------------------------------ statistic
-def _component_value(feats: dict[str, np.ndarray], c: dict[str, Any]) -> np.ndarray:
-    """One component, before standardisation: a feature, or a Mahalanobis distance² of several."""
-    if "features" in c:
-        v = np.stack([feats[n] for n in c["features"]], 1) - np.asarray(c["center"])
-        return np.einsum("ni,ij,nj->n", v, np.asarray(c["precision"]), v)
-    return feats[c["feature"]]
-
-
-def _fit_component(feats: dict[str, np.ndarray], spec: str | list[str]) -> dict[str, Any]:
-    """A component's parameters, fitted on in-distribution features only."""
-    if isinstance(spec, str):
-        c: dict[str, Any] = {"feature": spec}
-    else:
-        x = np.stack([feats[n] for n in spec], 1)
-        cov = np.cov(x.T) + 1e-6 * np.eye(x.shape[1])
-        c = {"features": list(spec), "center": x.mean(0).tolist(), "precision": np.linalg.inv(cov).tolist()}
-    v = _component_value(feats, c)
-    c.update({"mean": float(v.mean()), "std": float(max(v.std(), 1e-9))})
-    return c
-
-
-def statistic_from_features(feats: dict[str, np.ndarray], cal: dict[str, Any]) -> np.ndarray:
-    """The calibrated statistic: max over components of the standardised component value."""
-    zs = [(_component_value(feats, c) - c["mean"]) / c["std"] for c in cal["components"]]
-    return np.max(np.stack(zs, 0), axis=0)
-
-
-def percentile_of(stat: np.ndarray, cal: dict[str, Any]) -> np.ndarray:
-    """Percentile (0-100) of each statistic among the held-out in-distribution images."""
-    q = np.asarray(cal["quantiles"], dtype=np.float64)
-    levels = np.asarray(cal.get("levels", LEVELS), dtype=np.float64)
-    # np.interp needs increasing x; quantiles can repeat, so take the highest level of a tie run
-    qu, idx = np.unique(q[::-1], return_index=True)
-    lv = levels[::-1][idx]
-    return np.clip(np.interp(stat, qu, lv, left=0.0, right=100.0), 0.0, 100.0)
-
-
 def calibration_of(model) -> dict[str, Any]:
     """The model's calibration record, or :class:`UncalibratedError` saying how to make one."""
     cal = model.metadata.get("calibration")
@@ -202,14 +119,22 @@ def calibration_of(model) -> dict[str, Any]:
             raise UncalibratedError(model.no_likelihood_message())
         raise UncalibratedError(f"{model.name}: this checkpoint has no OOD calibration, so no verdict can be "
                                 f"given; run `latent-explorer calibrate {path}`")
-    if cal.get("version") != CALIBRATION_VERSION or cal.get("family") != model.family:
+    if cal.get("version") not in READABLE_VERSIONS or cal.get("family") != model.family:
         raise UncalibratedError(f"{model.name}: its OOD calibration is from another version of Latent "
                                 f"Explorer; run `latent-explorer calibrate {path}` to redo it")
     return cal
 
 
-def method_name(model, k: int | None = None) -> str:
+def _method_ood(model, cal: dict[str, Any] | None) -> str:
+    """How the stored calibration's statistic is computed (an older record names its own)."""
     spec = STATISTICS[model.family]
+    if cal and cal.get("statistic") not in (None, spec["name"]):
+        return f"{cal['statistic']} (an older calibration; recalibrate for the current statistic)"
+    return spec["method_ood"]
+
+
+def method_name(model, k: int | None = None) -> str:
+    spec = {"method_ood": _method_ood(model, model.metadata.get("calibration"))}
     if model.family == "vae":
         return f"IWAE K={int(k or DEFAULT_K)}; OOD: {spec['method_ood']}"
     if model.family == "flow":
@@ -234,7 +159,7 @@ def verdicts_from_features(model, feats: dict[str, np.ndarray], cal: dict[str, A
     stat = statistic_from_features(feats, cal)
     pct = percentile_of(stat, cal)
     thr = float(cal["threshold"])
-    method = f"OOD: {STATISTICS[model.family]['method_ood']}"
+    method = f"OOD: {_method_ood(model, cal)}"
     return [OODResult(float(s), float(p), OUT_OF_DISTRIBUTION if s > thr else IN_DISTRIBUTION, method)
             for s, p in zip(stat, pct)]
 
@@ -276,6 +201,8 @@ class Explanation:
     raw: float | None                   # RAW_FEATURES[family]["feature"] of this image
     features: dict[str, float] = field(default_factory=dict)   # every scalar OOD feature
     note: str = ""
+    heat: np.ndarray | None = None      # float32 (H, W) bits: model minus local model (models.ood_explain)
+    neighbours: list = field(default_factory=list)   # models.ood_explain.Neighbour, nearest first
 
 
 def explain(model, x_uint8: torch.Tensor, *, k: int | None = None, cancel: Callable[[], bool] | None = None,
@@ -288,6 +215,8 @@ def explain(model, x_uint8: torch.Tensor, *, k: int | None = None, cancel: Calla
     "inverting the generator", "reconstructing", "likelihood and verdict"; ``cancel()`` is checked
     between stages and batches and stops the work with :class:`~models.errors.Cancelled`.  An
     uncalibrated model gives ``score=None`` and a ``note`` (the reason, and the log-likelihood if any).
+    ``heat`` and ``neighbours`` say why (:mod:`models.ood_explain`): per-pixel model bits minus a local
+    model's (VAE with a calibrated background model), and the five nearest bundled training images.
     """
     def stage(text: str) -> None:
         if cancel is not None and cancel():
@@ -312,6 +241,11 @@ def explain(model, x_uint8: torch.Tensor, *, k: int | None = None, cancel: Calla
         scores, note = [None] * x.shape[0], str(exc)
     if cancel is not None and cancel():
         raise Cancelled()
+    from . import ood_explain
+
+    heat = ood_explain.heat_map(model, x, mu=z)   # None without a per-pixel likelihood or a background model
+    near = ood_explain.nearest_training(model, z.detach().float().cpu().numpy()) if model.latent_dim \
+        else [[] for _ in range(x.shape[0])]
     raw_name = RAW_FEATURES.get(model.family, {}).get("feature")
     scalars = {name: v for name, v in feats.items() if v.ndim == 1}
     out = []
@@ -320,7 +254,8 @@ def explain(model, x_uint8: torch.Tensor, *, k: int | None = None, cancel: Calla
         out.append(Explanation(
             z=z[i].detach().float().cpu().numpy(), reconstruction=recon[i], score=scores[i],
             raw=float(feats[raw_name][i]) if raw_name in feats else None,
-            features={name: float(v[i]) for name, v in scalars.items()}, note=note + extra))
+            features={name: float(v[i]) for name, v in scalars.items()}, note=note + extra,
+            heat=None if heat is None else heat[i], neighbours=near[i]))
     return out
 
 
@@ -328,38 +263,9 @@ def explain(model, x_uint8: torch.Tensor, *, k: int | None = None, cancel: Calla
 def fit_calibration(model, x_fit: torch.Tensor, x_quantiles: torch.Tensor, *, fpr: float = DEFAULT_FPR,
                     source: str = "") -> dict[str, Any]:
     """Fit the statistic on ``x_fit`` and its quantiles/threshold on ``x_quantiles`` (both in-distribution,
-    disjoint).  Returns the calibration record (JSON-able); does not modify the model."""
-    if not 0.0 < fpr < 0.5:
-        raise ValueError(f"false-positive rate must be between 0 and 0.5 (got {fpr})")
-    if len(x_fit) < 20 or len(x_quantiles) < 20:
-        raise ValueError(f"calibration needs at least 20 in-distribution images in each half "
-                         f"(got {len(x_fit)} and {len(x_quantiles)})")
-    t0 = time.perf_counter()
-    spec = STATISTICS[model.family]
-    f_fit = features(model, x_fit)
-    comps = [_fit_component(f_fit, c) for c in spec["components"]]
-    cal: dict[str, Any] = {"version": CALIBRATION_VERSION, "family": model.family, "statistic": spec["name"],
-                           "components": comps}
-    f_q = features(model, x_quantiles)
-    stat = statistic_from_features(f_q, cal)
-    quantiles = np.quantile(stat, LEVELS / 100.0)
-    threshold = float(np.quantile(stat, 1.0 - fpr))
-    cal.update({
-        "fpr": float(fpr),
-        "threshold": threshold,
-        "levels": [float(v) for v in LEVELS],
-        "quantiles": [float(v) for v in quantiles],
-        "n_fit": int(len(x_fit)),
-        "n": int(len(x_quantiles)),
-        "source": source,
-        "higher_is_more_ood": True,
-        "seconds": round(time.perf_counter() - t0, 2),
-    })
-    # the raw feature beside the statistic (same held-out images), so the app can show why raw
-    # likelihood alone misleads: MNIST digits land in its *likely* tail
-    raw = RAW_FEATURES[model.family]
-    cal["raw"] = {**raw, "quantiles": [float(v) for v in np.quantile(f_q[raw["feature"]], LEVELS / 100.0)]}
-    return cal
+    disjoint): :func:`models.ood_statistic.fit_calibration` with the family's raw feature beside it.
+    Returns the calibration record (JSON-able); does not modify the model."""
+    return _fit_calibration(model, x_fit, x_quantiles, fpr=fpr, source=source, raw=RAW_FEATURES[model.family])
 
 
 def heldout_images(model, data: str | None = None) -> tuple[torch.Tensor, str]:
