@@ -64,3 +64,21 @@ def test_heat_picture_is_black_where_nothing_is_surprising():
     rgb = ood_explain.heat_rgb(heat)
     assert rgb.shape == (3, 28, 28) and rgb.dtype == np.uint8
     assert rgb[:, 0, 0].max() == 0 and rgb[0, 12, 12] == 255
+
+
+def test_score_explain_writes_a_picture_and_the_neighbours_of_every_image(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "two.npy", ood_sets.digits(2)[:, 0].numpy())
+    out = tmp_path / "why"
+    r = subprocess.run([sys.executable, "-m", "explorer", "score", "--k", "2", "--quiet", "--explain", str(out),
+                        str(tmp_path / "two.npy")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads((out / "explain.json").read_text())
+    assert [row["index"] for row in rows] == [0, 1]
+    assert all(row["verdict"] == "out-of-distribution" and len(row["neighbours"]) == 5 for row in rows)
+    from PIL import Image
+    strip = np.asarray(Image.open(out / rows[0]["png"]))
+    assert strip.shape[0] == 28 * 4 and strip.shape[1] > 7 * 28 * 4   # image, heat map, five neighbours

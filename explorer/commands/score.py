@@ -4,7 +4,9 @@ Each PATH is an image file (anything Pillow opens), a directory of images (searc
 with an image suffix or .npy), or a ``.npy`` array at the model's size -- (N, H, W), (N, C, H, W) or
 (N, H, W, C), uint8 0-255.  Every input is taken in by :func:`models.intake.take_in` for *this* model: a
 colour model keeps a picture's colour, a Fashion-MNIST model frames it like Fashion-MNIST.
-Prints a table, or with ``--json`` one JSON list of objects with exactly the fields
+``--explain DIR`` also writes why (:mod:`models.ood_explain`): a PNG per image -- the image, its heat map
+(model bits minus a local model's bits per pixel; VAE) and its five nearest training images -- and
+``DIR/explain.json``.  Prints a table, or with ``--json`` one JSON list of objects with exactly the fields
 ``source, index, log_likelihood_nats, bits_per_dim, ood_statistic, percentile, verdict, method``, in the
 order of the inputs.
 
@@ -34,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON list (stable field names)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--explain", default=None, metavar="DIR",
+                   help="also write why into DIR: per image a PNG (the image, its heat map of model bits minus "
+                        "local bits, the five nearest training images) and explain.json")
     p.epilog = ("Exit status: 0 every input scored; 1 some inputs could not be read (each named on stderr, "
                 "the rest printed); 2 nothing scored, or the model cannot be loaded or has no calibration.")
 
@@ -47,7 +52,13 @@ def collect(paths: list[str], model=None):
 
     Every path goes through :func:`models.intake.take_in` in ``model``'s shape and framing (default
     1x28x28 Fashion-MNIST framing), which owns the accepted suffixes."""
-    from models.intake import ARRAY_SUFFIXES, IMAGE_SUFFIXES, IntakeError, folder_files, take_in
+    from models.intake import (
+        ARRAY_SUFFIXES,
+        IMAGE_SUFFIXES,
+        IntakeError,
+        folder_files,
+        take_in,
+    )
 
     for raw in paths:
         p = Path(raw)
@@ -100,23 +111,68 @@ def run(args: argparse.Namespace) -> int:
     from models import scoring
 
     scoring.calibration_of(model)  # fail early (one line) when the model has no calibration
-    rows = []
+    rows: list[dict] = []
+    why: list = []
     n_batches = (len(ok) + BATCH - 1) // BATCH
     bar = tqdm(total=len(ok), unit="img", file=sys.stderr, desc="scoring", dynamic_ncols=True,
                disable=args.quiet or n_batches < 2)
     for i in range(0, len(ok), BATCH):
         chunk = ok[i:i + BATCH]
         x = torch.stack([t for _, _, t in chunk])
-        for (source, index, _), s in zip(chunk, model.score(x, k=args.k)):
+        if args.explain:
+            exps = scoring.explain(model, x, k=args.k)
+            why += [(source, index, t, e) for (source, index, t), e in zip(chunk, exps)]
+            scores = [e.score for e in exps]
+        else:
+            scores = model.score(x, k=args.k)
+        for (source, index, _), s in zip(chunk, scores):
             rows.append({"source": source, "index": index, **s.to_dict()})
         bar.update(len(chunk))
     bar.close()
     rows = [{k: r[k] for k in FIELDS} for r in rows]
+    if args.explain:
+        _write_explanations(Path(args.explain), why)
     if args.json:
         print(json.dumps(_with_failures(rows, failed), indent=1))
     else:
         _table(rows, model)
     return 1 if failed else 0
+
+
+def _write_explanations(folder: Path, why: list) -> None:
+    """Per image ``NNNN.png`` (the image, its heat map, the five nearest training images, 4x) and
+    ``explain.json`` (verdict, the heat map's total and peak bits, and the neighbours' classes)."""
+    import numpy as np
+    from PIL import Image
+
+    from models.atomic_io import atomic_write_bytes
+    from models.ood_explain import heat_rgb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, (source, index, x, e) in enumerate(why):
+        def rgb(a):
+            a = np.asarray(a)
+            return np.repeat(a, 3, 0) if a.shape[0] == 1 else a
+        tiles = [rgb(x.numpy())]
+        if e.heat is not None:
+            tiles.append(heat_rgb(e.heat))
+        tiles += [rgb(n.image) for n in e.neighbours]
+        gap = np.full((3, tiles[0].shape[1], 2), 90, np.uint8)
+        strip = np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=2)
+        png = folder / f"{i:04d}.png"
+        img = Image.fromarray(np.ascontiguousarray(strip.transpose(1, 2, 0))).resize((strip.shape[2] * 4, strip.shape[1] * 4), Image.Resampling.NEAREST)
+        img.save(png)
+        sc = e.score
+        out.append({"source": source, "index": index, "png": png.name,
+                    "verdict": None if sc is None else sc.verdict,
+                    "ood_statistic": None if sc is None else sc.ood_statistic,
+                    "percentile": None if sc is None else sc.percentile,
+                    "heat_bits_total": None if e.heat is None else float(np.clip(e.heat, 0, None).sum()),
+                    "heat_bits_peak": None if e.heat is None else float(e.heat.max()),
+                    "neighbours": [{"class": n.class_name, "distance": round(n.distance, 4),
+                                    "train_index": n.train_index} for n in e.neighbours]})
+    atomic_write_bytes(folder / "explain.json", json.dumps(out, indent=1).encode())
 
 
 def _failed_row(source: str, message: str) -> dict:
