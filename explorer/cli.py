@@ -9,6 +9,7 @@
     latent-explorer interpolate FILE --from A --to B --steps N --out path.gif
     latent-explorer traverse FILE [--direction I|all] [--steps 9] --out sheet.png
     latent-explorer bench [--model FILE] [--json]
+    latent-explorer map FILE [--data fashion-mnist|FOLDER] [--method pca|umap|tsne] --out map.png [--csv coords.csv]
 
 Each subcommand lives in its own module under ``explorer.commands`` and is imported only when used,
 so ``latent-explorer info`` starts without loading Qt.
@@ -35,6 +36,7 @@ COMMANDS = {
     "calibrate": "Recompute a checkpoint's OOD calibration on held-out in-distribution data.",
     "bench": "Measure live rendering offscreen: decode, frame latency, bursts, startup, memory.",
     "export": "Write a checkpoint as a torch.export (.pt2) or ONNX decoder + encoder with a manifest.",
+    "map": "Map a data set's codes in 2-D (PCA, UMAP or t-SNE): a picture and a CSV of coordinates.",
 }
 
 

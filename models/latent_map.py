@@ -1,173 +1,144 @@
-"""A 2-D map of a model's latent space: images of the model's own domain, encoded and projected.
+"""A 2-D map of a model's latent space: images of a data set, encoded and projected.
 
 >>> import models
 >>> from models.latent_map import build
->>> lm = build(models.load(models.bundled("vae")))     # PCA of the encoded subset
->>> lm.xy.shape, lm.project(some_z).shape              # (1500, 2), (M, 2): same 2-D space
->>> lm.source                                          # what the points are, said in the map's status
+>>> lm = build(models.load(models.bundled("vae")))     # PCA of the 1,500 bundled test images
+>>> lm = build(model, data="fashion-mnist", split="all", method="umap")   # all 70,000, UMAP
+>>> lm.xy.shape, lm.project(some_z).shape              # (N, 2), (M, 2): same 2-D space
+>>> z, note = lm.inverse(x, y)                         # the code a map point stands for
 
-Which images (:func:`map_images`), so that the points are of the model's own kind:
+Which images: :mod:`models.map_data` (``data=None``: the model's own domain, quick -- the bundled
+Fashion-MNIST subset, the checkpoint's data folder, or the model's own samples; ``"fashion-mnist"``
+with a ``split``; or a folder).  Codes are the encoder's (VAE: posterior mean), in batches
+(:func:`encode_all`); codes and embeddings are cached beside the model (:mod:`models.map_cache`).
 
-1. a model trained on Fashion-MNIST (1x28x28, see :func:`models.intake.style_for`): the bundled
-   Fashion-MNIST test subset (``assets/fmnist-test-subset.npz``), labelled by class;
-2. otherwise the data folder its checkpoint records (``training.data``), when that folder exists here
-   (as written, or beside the checkpoint), read at the model's shape (:func:`models.data.image_folder`,
-   the reading training used), at most :data:`MAP_IMAGES` of them, labelled by sub-folder;
-3. otherwise the model's own samples: :data:`N_SAMPLES` prior draws (seed 0) decoded and encoded
-   again, one label, "samples" (fewer for images over 64x64, see :data:`N_SAMPLES`).
+Projections (:mod:`models.projections`):
 
-Projections (both linear, so any new code -- the current z, a dropped image's encoding -- lands in
-the same picture with :meth:`LatentMap.project`, and the map needs no extra dependency):
+* ``"pca"`` (default): the two principal axes of the codes.  Linear: any new code -- the current z,
+  a dropped image's encoding -- lands exactly in the picture (:meth:`LatentMap.project`), and a map
+  point decodes exactly (:meth:`LatentMap.inverse`: ``mean + x axis1 + y axis2``).
+* ``"directions"``: the model's own two strongest slider directions (linear too).
+* ``"umap"``, ``"tsne"``: non-linear, seeded.  They have no inverse and cannot place a new code
+  without refitting, so the map uses the nearest encoded image (in latent space): a new code is drawn
+  where its nearest neighbour is, and a map point stands for the code of the image nearest to it.
 
-* ``"pca"`` (default): the two principal axes of the encoded images (numpy SVD), i.e. the plane in
-  which these images' codes vary most.
-* ``"directions"``: the model's own two strongest slider directions (VAE: latent units with the
-  largest KL; GAN: principal directions of sampled latents), so the map's axes are the first two
-  sliders.
-
-Non-linear embeddings (t-SNE, UMAP) were left out: they cannot place a new point without refitting
-or approximating, and the point of the map is to see where *your* z is among the data.
+**Progress and cancel.**  ``progress(fraction, text)`` is called between encoding batches and
+embedding stages; it may raise (the app's ``job.checkpoint`` raises ``Cancelled``) to stop.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-METHODS = ("pca", "directions")
-#: Images read from a model's data folder for its map (a seeded random subset of larger folders).
-MAP_IMAGES = 1500
-#: Prior samples drawn when the model's own data is not at hand: 1,000 up to 64x64, fewer above (the
-#: same pixel budget, at least :data:`MIN_SAMPLES`), so a 256x256 model's map costs seconds, not minutes.
-N_SAMPLES = 1000
-MIN_SAMPLES = 200
+from .map_data import MAP_IMAGES, MIN_SAMPLES, N_SAMPLES, MapImages, map_images, map_source  # noqa: F401
+from .projections import LINEAR, pca_axes  # noqa: F401  (pca_axes: the one PCA, re-exported)
+
+METHODS = ("pca", "directions", "umap", "tsne")
+#: codes encoded between two progress calls
+ENCODE_BATCH = 500
 
 
 @dataclass
 class LatentMap:
-    z: np.ndarray            # (N, D) float32 codes of the subset
+    z: np.ndarray            # (N, D) float32 codes of the images
     xy: np.ndarray           # (N, 2) float32 projected codes
     labels: np.ndarray       # (N,) int64, -1 where unknown
     classes: list[str]
     images: np.ndarray       # (N, H, W) grey or (N, H, W, 3) colour uint8, for thumbnails
-    mean: np.ndarray         # (D,) centre subtracted before projecting
-    axes: np.ndarray         # (2, D) rows: the projection axes (orthonormal)
+    mean: np.ndarray | None  # (D,) centre subtracted before projecting (linear maps)
+    axes: np.ndarray | None  # (2, D) rows: the projection axes (linear maps)
     method: str = "pca"
     axis_labels: tuple[str, str] = ("PC 1", "PC 2")
-    explained: tuple[float, float] = field(default=(0.0, 0.0))  # fraction of the subset's variance per axis
+    explained: tuple[float, float] = field(default=(0.0, 0.0))  # fraction of the codes' variance per axis
     source: str = "images"   # what the points are, for the map's status ("1,500 Fashion-MNIST test images")
     kind: str = "data"       # "data" (real images) or "samples" (the model's own)
+    index: np.ndarray | None = None   # (N,) each point's image index in its data set
+    cached: bool = False     # codes (and embedding) came from the map cache
+
+    def __post_init__(self) -> None:
+        if self.index is None:
+            self.index = np.arange(len(self.z), dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.z.shape[0])
 
-    def project(self, z) -> np.ndarray:
-        """Codes (M, D) or (D,) -> (M, 2) points in the map's coordinates."""
+    @property
+    def linear(self) -> bool:
+        return self.axes is not None
+
+    def _codes(self, z) -> np.ndarray:
         a = z.detach().float().cpu().numpy() if isinstance(z, torch.Tensor) else np.asarray(z, dtype=np.float32)
         if a.ndim == 1:
             a = a[None]
         if a.ndim != 2 or a.shape[1] != self.z.shape[1]:
             raise ValueError(f"expected codes of shape (M, {self.z.shape[1]}), got {a.shape}")
-        return ((a - self.mean) @ self.axes.T).astype(np.float32)
+        return a
+
+    def project(self, z) -> np.ndarray:
+        """Codes (M, D) or (D,) -> (M, 2) points in the map's coordinates (non-linear maps: where
+        each code's nearest encoded image is)."""
+        a = self._codes(z)
+        if self.linear:
+            return ((a - self.mean) @ self.axes.T).astype(np.float32)
+        return self.xy[[self.neighbours(row, 1)[0] for row in a]]
 
     def nearest(self, x: float, y: float) -> int:
-        """Index of the subset point closest to (x, y) in map coordinates."""
+        """Index of the point closest to (x, y) in map coordinates."""
         d = ((self.xy - np.array([x, y], dtype=np.float32)) ** 2).sum(1)
         return int(np.argmin(d))
 
+    def neighbours(self, z, k: int = 20) -> np.ndarray:
+        """Indices of the ``k`` codes nearest to ``z`` (Euclidean, in latent space), nearest first."""
+        a = self._codes(z)[0]
+        d = ((self.z - a) ** 2).sum(1)
+        k = min(int(k), len(d))
+        part = np.argpartition(d, k - 1)[:k]
+        return part[np.argsort(d[part], kind="stable")]
 
-def pca_axes(z: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mean (D,), axes (k, D) orthonormal, explained-variance fractions (k,)) by SVD.
+    def inverse(self, x: float, y: float) -> tuple[np.ndarray, str]:
+        """The code a map point stands for, and how it was found: linear maps invert exactly; UMAP
+        and t-SNE use the code of the image nearest to the point."""
+        if self.linear:
+            return (self.mean + np.array([x, y], np.float32) @ self.axes).astype(np.float32), "exact inverse"
+        i = self.nearest(x, y)
+        return self.z[i].copy(), f"{self.method.upper()} has no inverse: the code of image #{int(self.index[i])}, the nearest"
 
-    Each axis's sign is fixed so that its largest-magnitude weight is positive (deterministic)."""
-    z = np.asarray(z, dtype=np.float64)
-    mean = z.mean(0)
-    _, s, vt = np.linalg.svd(z - mean, full_matrices=False)
-    axes = vt[:k].copy()
-    for i in range(axes.shape[0]):
-        if axes[i, np.argmax(np.abs(axes[i]))] < 0:
-            axes[i] = -axes[i]
-    var = s ** 2
-    return mean, axes, var[:k] / max(var.sum(), 1e-12)
+    def search(self, query: str) -> np.ndarray:
+        """Points matching ``query``: a class name (case-insensitive; a unique prefix or substring),
+        an image index (``123`` or ``#123``), or several joined by commas."""
+        hits: list[np.ndarray] = []
+        for q in (t.strip().lower().lstrip("#") for t in str(query).split(",")):
+            if not q:
+                continue
+            if q.isdigit():
+                hits.append(np.flatnonzero(self.index == int(q)))
+                continue
+            names = [c.lower() for c in self.classes]
+            exact = [i for i, c in enumerate(names) if c == q]
+            found = exact or [i for i, c in enumerate(names) if c.startswith(q)] or [i for i, c in enumerate(names) if q in c]
+            hits += [np.flatnonzero(self.labels == i) for i in found]
+        return np.unique(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
 
 
-@torch.no_grad()
-def encode_all(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
-    """uint8 (N, C, H, W) (or (N, H, W) grey) -> (N, D) float32 codes, in batches."""
+def encode_all(model, images: np.ndarray, batch: int = 256,
+               progress: Callable[[float, str], None] | None = None) -> np.ndarray:
+    """uint8 (N, C, H, W) (or (N, H, W) grey) -> (N, D) float32 codes, in batches (``progress``
+    between batches of :data:`ENCODE_BATCH` codes or more)."""
     x = torch.from_numpy(np.ascontiguousarray(images))
     if x.dim() == 3:
         x = x.unsqueeze(1)
-    parts = [model.encode(x[i:i + batch]).float().cpu() for i in range(0, x.shape[0], batch)]
-    return torch.cat(parts).numpy()
-
-
-def _data_folder(model) -> Path | None:
-    """The folder the checkpoint says the model was trained on, if it exists here: as recorded
-    (relative to the working directory), else relative to the checkpoint's folder or the one above."""
-    training = model.metadata.get("training")
-    data = training.get("data") if isinstance(training, dict) else None
-    if not data or str(data).lower() in ("fashion-mnist", "fmnist"):
-        return None
-    p = Path(str(data)).expanduser()
-    tries = [p]
-    if not p.is_absolute() and model.metadata.get("path"):
-        here = Path(str(model.metadata["path"])).resolve().parent
-        tries += [here / p, here.parent / p]
-    return next((t for t in tries if t.is_dir()), None)
-
-
-@torch.no_grad()
-def _samples(model, n: int) -> np.ndarray:
-    """``n`` prior samples (seed 0) as uint8 (N, C, H, W)."""
-    from .imaging import to_uint8
-
-    z = model.prior_z(n, seed=0)
-    return np.concatenate([to_uint8(model.decode(z[i:i + 250])) for i in range(0, n, 250)])
-
-
-def map_images(model, max_images: int = MAP_IMAGES, n_samples: int | None = None
-               ) -> tuple[np.ndarray, np.ndarray, list[str], str, str]:
-    """(images uint8 (N, C, H, W), labels, classes, source, kind) of ``model``'s own domain (see the
-    module docstring for the order of choice); ``source`` says in words what they are."""
-    from .intake_style import FASHION_MNIST, style_for
-
-    shape = tuple(model.image_shape)
-    if n_samples is None:
-        n_samples = max(MIN_SAMPLES, min(N_SAMPLES, N_SAMPLES * 64 * 64 // (shape[1] * shape[2])))
-    if getattr(model, "has_encoder", True) is False:  # a decoder alone (models.foreign): its own samples,
-        images = _samples(model, n_samples)           # whose codes are known (build skips the inversion)
-        return (images, np.zeros(len(images), np.int64), ["samples"],
-                f"{len(images):,} of the model's own samples (it has no encoder)", "samples")
-    if shape == (1, 28, 28) and style_for(model).framing == FASHION_MNIST:
-        from .bundled_data import load_subset
-
-        images, labels, classes = load_subset()
-        return images[:, None], labels, classes, f"{len(images):,} Fashion-MNIST test images", "data"
-    folder = _data_folder(model)
-    note = ""
-    if folder is not None:
-        from .data import image_folder
-        from .errors import LatentExplorerError
-
-        try:
-            train, held = image_folder(folder, size=shape[1:], channels=shape[0], max_images=max_images)
-        except (LatentExplorerError, OSError, ValueError) as exc:
-            note = f" ({folder} could not be read: {str(exc)[:80]})"
-        else:
-            images = torch.cat([train.images, held.images]).numpy()
-            labels = torch.cat([train.labels, held.labels]).numpy().astype(np.int64)
-            return images, labels, list(train.classes), f"{len(images):,} images from {folder}", "data"
-    images = _samples(model, n_samples)
-    why = "its data folder is not here" if _recorded_data(model) else "no data folder recorded"
-    return (images, np.zeros(len(images), np.int64), ["samples"],
-            f"{len(images):,} of the model's own samples ({why}){note}", "samples")
-
-
-def _recorded_data(model) -> bool:
-    training = model.metadata.get("training")
-    return bool(isinstance(training, dict) and training.get("data"))
+    n, parts, told = x.shape[0], [], 0
+    with torch.no_grad():
+        for i in range(0, n, batch):
+            parts.append(model.encode(x[i:i + batch]).float().cpu())
+            done = min(i + batch, n)
+            if progress is not None and (done - told >= ENCODE_BATCH or done == n):
+                told = done
+                progress(done / max(n, 1), f"encoded {done:,} of {n:,} images")
+    return torch.cat(parts).numpy() if parts else np.zeros((0, model.latent_dim), np.float32)
 
 
 def _as_nchw(model, images) -> np.ndarray:
@@ -179,42 +150,85 @@ def _as_nchw(model, images) -> np.ndarray:
     return torch.stack([r.uint8 for r in results]).numpy()
 
 
+def _codes_of(model, src: MapImages, cache: bool, progress, span: float = 1.0) -> tuple[np.ndarray, bool]:
+    """The codes of ``src``'s images: from the map cache, else encoded (and stored)."""
+    from . import map_cache
+
+    use = cache and bool(src.key)
+    if use:
+        hit = map_cache.load(model, src.key)
+        if hit is not None and hit.get("codes") is not None and len(hit["codes"]) == len(src.images) \
+                and np.array_equal(hit.get("index", src.index), src.index):
+            return hit["codes"].astype(np.float32), True
+    if src.kind == "samples" and getattr(model, "has_encoder", True) is False:
+        z = model.prior_z(len(src.images), seed=0).float().cpu().numpy()   # the codes the samples decoded
+    else:
+        z = encode_all(model, src.images, progress=None if progress is None else
+                       (lambda f, t: progress(span * f, t)))
+    if use:
+        map_cache.store(model, src.key, {"codes": z, "labels": src.labels, "index": src.index})
+    return z, False
+
+
+def embedding(model, z: np.ndarray, method: str, key: str = "", cache: bool = True,
+              progress=None, embed=None):
+    """``method``'s embedding of ``z`` (see :mod:`models.projections`), cached under ``key``;
+    ``embed(z, method, progress=...)`` computes it (default: in this process)."""
+    from . import map_cache, projections
+
+    if method == "directions":
+        dirs = model.directions()[:2]
+        axes = torch.stack([d.vector.float().cpu() for d in dirs]).numpy().astype(np.float64)
+        centred = z - z.mean(0)
+        total = max(float((centred ** 2).sum()), 1e-12)
+        explained = [float(((centred @ a) ** 2).sum()) / total for a in axes]
+        return projections.Embedding((z @ axes.T).astype(np.float32), "directions", np.zeros(z.shape[1], np.float32),
+                                     axes.astype(np.float32), tuple(f"{d.name} ({d.label})" for d in dirs),
+                                     (explained[0], explained[1]))
+    if method == "pca":
+        return projections.pca(z)
+    entry = map_cache.entry_name(key, f"{method}-s{projections.SEED}") if key and cache else ""
+    if entry:
+        hit = map_cache.load(model, entry)
+        if hit is not None and hit.get("xy") is not None and hit["xy"].shape == (len(z), 2):
+            names = {"umap": ("UMAP 1", "UMAP 2"), "tsne": ("t-SNE 1", "t-SNE 2")}[method]
+            return projections.Embedding(hit["xy"].astype(np.float32), method, axis_labels=names)
+    emb = (embed or projections.embed)(z, method, progress=progress)
+    if entry:
+        map_cache.store(model, entry, {"xy": emb.xy})
+    return emb
+
+
 def build(model, images: np.ndarray | None = None, labels: np.ndarray | None = None,
-          classes: list[str] | None = None, method: str = "pca", source: str | None = None) -> LatentMap:
-    """Encode ``images`` (default: :func:`map_images`, the model's own domain) with ``model`` and
-    project them to 2-D."""
+          classes: list[str] | None = None, method: str = "pca", source: str | None = None, *,
+          data: str | None = None, split: str = "train", max_images: int | None = None,
+          cache: bool = True, progress: Callable[[float, str], None] | None = None,
+          embed: Callable | None = None) -> LatentMap:
+    """Encode ``images`` (default: the data set ``data`` names, see :mod:`models.map_data`) with
+    ``model`` and project them to 2-D with ``method``.  Codes and non-linear embeddings of a named
+    data set are cached beside the model (``cache=False``: neither read nor written)."""
     from .imaging import hwc
 
     if method not in METHODS:
         raise ValueError(f"unknown projection {method!r}; use one of {', '.join(METHODS)}")
-    kind = "data"
     if images is None:
-        images, sub_labels, sub_classes, found, kind = map_images(model)
-        labels = sub_labels if labels is None else labels
-        classes = classes or sub_classes
-        source = source or found
+        src = map_source(model, data, split, max_images)
+        if labels is not None:
+            src.labels = np.asarray(labels, np.int64)
+        src.classes = list(classes or src.classes)
+        src.source = source or src.source
     else:
-        images = _as_nchw(model, images)
-        source = source or f"{len(images):,} images"
-    labels = np.full(len(images), -1, np.int64) if labels is None else np.asarray(labels, np.int64)
-    classes = list(classes or model.class_names)
-    if kind == "samples" and getattr(model, "has_encoder", True) is False:
-        z = model.prior_z(len(images), seed=0).float().cpu().numpy()   # the codes _samples decoded
-    else:
-        z = encode_all(model, images)
-    if method == "pca":
-        mean, axes, explained = pca_axes(z)
-        names = (f"PC 1 ({100 * explained[0]:.0f}% of variance)", f"PC 2 ({100 * explained[1]:.0f}%)")
-    else:
-        dirs = model.directions()[:2]
-        axes = torch.stack([d.vector.float().cpu() for d in dirs]).numpy().astype(np.float64)
-        mean = np.zeros(z.shape[1])
-        centred = z - z.mean(0)
-        total = max(float((centred ** 2).sum()), 1e-12)
-        explained = np.array([float(((centred @ a) ** 2).sum()) / total for a in axes])
-        names = tuple(f"{d.name} ({d.label})" for d in dirs)  # type: ignore[assignment]
-    xy = ((z - mean) @ axes.T).astype(np.float32)
-    return LatentMap(z=z.astype(np.float32), xy=xy, labels=labels, classes=classes, images=hwc(images),
-                     mean=mean.astype(np.float32), axes=axes.astype(np.float32), method=method,
-                     axis_labels=(str(names[0]), str(names[1])),
-                     explained=(float(explained[0]), float(explained[1])), source=str(source), kind=kind)
+        nchw = _as_nchw(model, images)
+        lab = np.full(len(nchw), -1, np.int64) if labels is None else np.asarray(labels, np.int64)
+        src = MapImages(nchw, lab, list(classes or model.class_names), np.arange(len(nchw), dtype=np.int64),
+                        source or f"{len(nchw):,} images", "data", "")
+    say = progress or (lambda f, t: None)
+    span = 0.5 if method in ("umap", "tsne") else 1.0
+    z, cached = _codes_of(model, src, cache, say, span)
+    emb = embedding(model, z, method, src.key, cache, progress=None if progress is None else
+                    (lambda f, t: say(span + (1 - span) * f, t)), embed=embed)
+    return LatentMap(z=z.astype(np.float32), xy=emb.xy, labels=src.labels, classes=list(src.classes),
+                     images=hwc(src.images), mean=emb.mean, axes=emb.axes, method=method,
+                     axis_labels=(str(emb.axis_labels[0]), str(emb.axis_labels[1])),
+                     explained=(float(emb.explained[0]), float(emb.explained[1])), source=str(src.source),
+                     kind=src.kind, index=src.index, cached=cached)

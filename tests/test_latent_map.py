@@ -67,7 +67,7 @@ def test_directions_projection_uses_the_first_two_sliders(model):
     v = torch.stack([d.vector for d in model.directions()[:2]]).numpy()
     assert np.allclose(lm.axes, v, atol=1e-6)
     with pytest.raises(ValueError, match="projection"):
-        build(model, method="tsne")
+        build(model, method="isomap")
 
 
 def test_trained_model_separates_classes_on_the_map(trained_vae_path):
