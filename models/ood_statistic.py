@@ -12,8 +12,9 @@ A component is one feature or the Mahalanobis distance² of several under a Gaus
 half.  Some features need more than the model's own pass (``extras`` of the record):
 
 * ``"background"`` -- a small local autoregressive model (:mod:`models.ood_background`), fitted on the
-  fitting half and stored in the record; gives ``local_bpd`` and the likelihood ratio
-  ``lr_local = nll_bpd − local_bpd`` (Schirrmeister et al. 2020; Ren et al. 2019);
+  fitting half and stored in the record (the heat map of :mod:`models.ood_explain` uses it); with
+  ``"local"`` also the features ``local_bpd`` and the likelihood ratio ``lr_local = nll_bpd − local_bpd``
+  (Schirrmeister et al. 2020; Ren et al. 2019), measured as candidates (docs/scoring.md);
 * ``"lzma"`` -- the image's raw bytes as an LZMA2 stream (preset 9, 64 KiB dictionary) in bits/dim, a
   second universal compressor beside lossless WebP: ``complexity_lzma = nll_bpd − lzma_bpd``
   (Serrà et al. 2020 with another compressor; each sees structure the other misses);
@@ -81,6 +82,21 @@ def _own_nll(feats: dict[str, np.ndarray]) -> np.ndarray:
     return feats["nll_bpd"] if "nll_bpd" in feats else 0.5 * feats["log_residual"] / LN2
 
 
+@torch.no_grad()
+def _nll_only(model, x01: torch.Tensor) -> np.ndarray:
+    """The family's own bits of images (no compressors): for a VAE −ELBO at the posterior mean in
+    bits/dim, computed exactly as :func:`models.ood_features.vae_features` does."""
+    from . import likelihood, ood_features
+
+    if model.family != "vae" or getattr(model, "ood_features", None) is not None:
+        return _own_nll(ood_features.features(model, x01))
+    x01 = x01.to(model.device, torch.float32)
+    mu, logvar = model.net.posterior(x01)
+    rec = likelihood.log_prob(x01, model.net.decoder_params(mu), model.net.n_mix)
+    kl = 0.5 * (mu ** 2 + logvar.exp() - 1.0 - logvar).sum(1)
+    return ((kl - rec) / (math.prod(x01.shape[1:]) * LN2)).double().cpu().numpy()
+
+
 def lzma_bits_per_dim(x_u8: torch.Tensor) -> np.ndarray:
     """Length of each image's raw bytes (N, C, H, W) as an LZMA2 stream, bits per dimension (~1 ms)."""
     import lzma
@@ -92,19 +108,18 @@ def lzma_bits_per_dim(x_u8: torch.Tensor) -> np.ndarray:
 
 
 def _extras(model, x: torch.Tensor, feats: dict[str, np.ndarray], cal: dict[str, Any]) -> None:
-    from . import ood_background, ood_features
+    from . import ood_background
 
     if "lzma" in cal.get("extras", ()):
         feats["lzma_bpd"] = lzma_bits_per_dim(x)
         feats["complexity_lzma"] = _own_nll(feats) - feats["lzma_bpd"]
-    if "background" in cal:
+    if "background" in cal and "local" in cal.get("extras", ()):
         with torch.no_grad():
             bg = ood_background.from_json(cal["background"])
             feats["local_bpd"] = ood_background.nll_bpd(bg, x.float().cpu() / 255.0).double().numpy()
         feats["lr_local"] = _own_nll(feats) - feats["local_bpd"]
     if "flip" in cal.get("extras", ()):
-        flipped = ood_features.features(model, torch.flip(x, dims=[-2]).float() / 255.0)
-        feats["nll_flip_bpd"] = _own_nll(flipped)
+        feats["nll_flip_bpd"] = _nll_only(model, torch.flip(x, dims=[-2]).float() / 255.0)
         feats["orientation"] = _own_nll(feats) - feats["nll_flip_bpd"]
 
 
