@@ -1,6 +1,8 @@
 """The details of one scored image: what the model sees, its reconstruction, the numbers and why.
 
 * the image as the model sees it after intake, with the intake steps, and its reconstruction;
+* why (:mod:`models.ood_explain`): a heat map of where the model finds the image unlikely beyond what a
+  local model of neighbouring pixels explains, and the five nearest training images in latent space;
 * log-likelihood in nats and bits/dim, the OOD statistic, its percentile and the verdict;
 * a histogram of the OOD statistic on held-out in-distribution images (the checkpoint's calibration)
   with this image's marker and the verdict threshold; beside it the *raw* likelihood's histogram with
@@ -23,6 +25,7 @@ from .pixmaps import ImageLabel
 IN_COLOR = QColor(60, 170, 90)
 OUT_COLOR = QColor(220, 70, 60)
 NEUTRAL_COLOR = QColor(150, 150, 150)
+NEIGHBOURS_SHOWN = 5
 
 RAW_EXPLANATION = (
     "<b>Why not just use the likelihood?</b> A model trained on {data} gives simple images — "
@@ -69,6 +72,7 @@ class ScoreDetails(QWidget):
         images.addWidget(self.recon, 1, 1)
         images.setColumnStretch(2, 1)
         dl.addLayout(images)
+        dl.addWidget(self._why_row())
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -101,6 +105,54 @@ class ScoreDetails(QWidget):
         dl.addStretch(1)
         self.show_item(None)
 
+    def _why_row(self) -> QWidget:
+        """Where the model finds the image unlikely (heat map) and the nearest training images in latent space."""
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.heat = ImageLabel(scale=2, caption="heat map: bits the model spends on each pixel beyond what a local "
+                                                "model of neighbouring pixels needs (black: no surprise; yellow: most)")
+        grid.addWidget(QLabel("Unlikely where"), 0, 0)
+        grid.addWidget(self.heat, 1, 0)
+        self.why_title = QLabel("Nearest training images")
+        grid.addWidget(self.why_title, 0, 1, 1, NEIGHBOURS_SHOWN)
+        self.neighbour_images, self.neighbour_names = [], []
+        for j in range(NEIGHBOURS_SHOWN):
+            im = ImageLabel(scale=2, caption="a Fashion-MNIST training image near this one in latent space")
+            name = QLabel("")
+            name.setStyleSheet("color: #aaa; font-size: 10px;")
+            name.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+            grid.addWidget(im, 1, 1 + j)
+            grid.addWidget(name, 2, 1 + j)
+            self.neighbour_images.append(im)
+            self.neighbour_names.append(name)
+        grid.setColumnStretch(1 + NEIGHBOURS_SHOWN, 1)
+        return box
+
+    def _show_why(self, item) -> None:
+        from models.ood_explain import heat_rgb
+
+        from .rendering import display_image
+
+        heat = None if item is None else getattr(item, "heat", None)
+        if heat is None:
+            self.heat.clear_image("—")
+            self.heat.setToolTip("no heat map: only a calibrated VAE gives each pixel's bits")
+        else:
+            self.heat.set_image(display_image(heat_rgb(heat)))
+            self.heat.setToolTip(f"bits beyond a local model's, summed: {float(np.clip(heat, 0, None).sum()):.0f}; "
+                                 f"hottest pixel {float(heat.max()):.1f} bits")
+        near = [] if item is None else list(getattr(item, "neighbours", []) or [])
+        for j, (im, name) in enumerate(zip(self.neighbour_images, self.neighbour_names)):
+            if j < len(near):
+                im.set_image(display_image(near[j].image))
+                im.setToolTip(f"{near[j].class_name}: training image {near[j].train_index}, "
+                              f"latent distance {near[j].distance:.2f}")
+                name.setText(near[j].class_name)
+            else:
+                im.clear_image("")
+                name.setText("")
+
     def set_model(self, model) -> None:
         self.model = model
         self.show_item(None)
@@ -113,6 +165,7 @@ class ScoreDetails(QWidget):
         """Show one scored image (a ``ScoredImage``), or nothing."""
         for p in (self.stat_plot, self.raw_plot):
             p.clear()
+        self._show_why(item if item is not None and item.image is not None else None)
         if item is None or item.image is None:
             self.seen.clear_image()
             self.recon.clear_image()

@@ -43,6 +43,8 @@ class ScoredImage:
     raw: float | None = None                      # this image's raw feature (see calibration["raw"])
     note: str = ""                                # e.g. "no calibration"
     error: str = ""
+    heat: np.ndarray | None = None                # (H, W) bits: model minus local model (models.ood_explain)
+    neighbours: list = field(default_factory=list)   # models.ood_explain.Neighbour, nearest first
 
     @property
     def verdict(self) -> str | None:
@@ -85,7 +87,7 @@ def analyse(model, item: ScoredImage, job, report) -> dict[str, Any]:
     ex = scoring.explain(model, intake.uint8.unsqueeze(0), cancel=stop, progress=stage)[0]
     return {"image": display_image(intake.uint8.numpy()), "steps": list(intake.steps), "z": ex.z,
             "reconstruction": display_image(ex.reconstruction), "score": ex.score, "raw": ex.raw,
-            "note": ex.note}
+            "note": ex.note, "heat": ex.heat, "neighbours": list(ex.neighbours)}
 
 
 class ScorePanel(QWidget):
@@ -165,8 +167,8 @@ class ScorePanel(QWidget):
         pending = [i for i in self.items if i.status != "cancelled"]
         for i in pending:
             i.status, i.stage, i.error, i.note = "queued", "", "", ""
-            i.image = i.z = i.reconstruction = i.score = i.raw = None
-            i.steps = []
+            i.image = i.z = i.reconstruction = i.score = i.raw = i.heat = None
+            i.steps, i.neighbours = [], []
         self.items = pending
         self.list.blockSignals(True)
         self.list.clear()
