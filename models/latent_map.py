@@ -27,13 +27,20 @@ embedding stages; it may raise (the app's ``job.checkpoint`` raises ``Cancelled`
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 
-from .map_data import MAP_IMAGES, MIN_SAMPLES, N_SAMPLES, MapImages, map_images, map_source  # noqa: F401
+from .map_data import (  # noqa: F401
+    MAP_IMAGES,
+    MIN_SAMPLES,
+    N_SAMPLES,
+    MapImages,
+    map_images,
+    map_source,
+)
 from .projections import LINEAR, pca_axes  # noqa: F401  (pca_axes: the one PCA, re-exported)
 
 METHODS = ("pca", "directions", "umap", "tsne")

@@ -27,13 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .errors import Cancelled, LatentExplorerError
+from .errors import LatentExplorerError
 
 METHODS = ("pca", "umap", "tsne")
 LINEAR = ("pca", "directions")
@@ -230,4 +230,3 @@ if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
 
 
-__all__ = ["Cancelled", "Embedding", "METHODS", "ProjectionError", "embed", "embed_in_child", "pca", "pca_axes", "tsne", "umap"]

@@ -46,7 +46,7 @@ def _isolated_point(w) -> int:
 
 def test_map_shows_every_subset_point_with_a_legend(widget):
     n = len(widget.map)
-    assert n >= 1000 and widget.scatter.data.shape[0] == n
+    assert n >= 1000 and widget.points.point_count() == n
     assert len(widget.legend_entries) == 10
     assert "T-shirt/top" in widget.legend.text() and "Ankle&nbsp;boot" in widget.legend.text()  # kept on one line
     assert "PC 1" in widget.plot.getPlotItem().getAxis("bottom").labelText

@@ -110,9 +110,30 @@ class LatentMapDock(PanelDock):
         state.values_settled.connect(lambda _v: self.panel.set_current_z(self.state.z))
         self.panel.mapReady.connect(lambda _n: self.panel.set_current_z(self.state.z))
         self.panel.latentChosen.connect(lambda z: self.jump(z, "Jump to map point"))
+        self.panel.endpointsChosen.connect(self._interpolate)
+        self.panel.traversalChosen.connect(self._traverse)
         self.panel.message.connect(state.say)
         if state.loaded is not None:
             self.panel.set_model(state.loaded.model)
+
+    def _interpolate(self, za, zb, name_a: str, name_b: str) -> None:
+        """The map's selection becomes the interpolation's endpoints (first and last selected)."""
+        dock = getattr(self.parent(), "interpolation_dock", None)
+        if dock is None:
+            return
+        dock.panel.set_endpoint_z("a", za, name_a)
+        dock.panel.set_endpoint_z("b", zb, name_b)
+        dock.show()
+        dock.raise_()
+        self.state.say(f"Interpolating from {name_a} to {name_b} (the map's selection)")
+
+    def _traverse(self, z) -> None:
+        """The first selected image's code becomes the current z, which the traversal sweeps around."""
+        self.jump(z, "Traverse from map selection")
+        dock = getattr(self.parent(), "traversal_dock", None)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
 
     def _model_changed(self, loaded) -> None:
         # encoding the subset waits for the model's first frame, so it never delays what the user

@@ -1,77 +1,61 @@
-"""The latent map: encoded Fashion-MNIST test images in 2-D, coloured by class.
+"""The latent map: a data set's codes in 2-D, coloured by class or by a value, at data-set scale.
 
-Hover a point to see its image; click one to make its z the current z.  The current z (a star) and
-every scored image (a triangle, green in distribution, red out) are drawn in the same projection
-(:mod:`models.latent_map`).  Encoding the subset runs in the background.
+Hover a point to see its image; click one to make its z the current z -- or click anywhere on a PCA
+map to decode that very point (the projection inverts exactly: ``mean + x axis1 + y axis2``); on a
+UMAP or t-SNE map a click uses the nearest encoded image's code and the status says so.  The current
+z (a star) and every scored image (a triangle, green in distribution, red out) are drawn in the same
+projection (:mod:`models.latent_map`); a scored (dropped) image's nearest neighbours in latent space
+are ringed, as are Ctrl+click's.  The toolbar (:mod:`explorer.app.map_toolbar`) picks the images
+(up to all 70,000 of Fashion-MNIST), the projection, the colouring, and searches by class or index.
+A rectangle selects points (:mod:`explorer.app.map_selection` shows their images and
+reconstructions).  Points are drawn in colour groups (:mod:`explorer.app.map_scatter`), so 60,000
+of them pan and zoom smoothly (``benchmarks/map_scale.py``).
+
+Building the map (encoding, embedding) runs on the executor as one job with checkpoints between
+batches: frames still render, progress shows in the toolbar and the status, Cancel stops it, and a
+newer request supersedes it.  UMAP and t-SNE run in a child process (:mod:`models.projections`).
 
 The hover preview lives only while the pointer is over the plot: it hides when the pointer leaves,
 when a menu or dialog takes the pointer, and when the window loses focus.  Scored images' names are
-drawn only where they do not overlap another name (greedy, in the order they were scored); every
-marker's name and verdict show when the pointer rests on it.  The legend wraps between entries (never
-inside one) and reserves the height the wrapped text needs, so it never clips at any dock width.
+drawn only where they do not overlap another name (greedy, in the order they were scored).  The
+legend (:mod:`explorer.app.map_legend`) wraps between entries and never clips.
 """
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (
-    QApplication,
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QSizePolicy,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
-from .pixmaps import pixmap
+from models.map_picture import PALETTE  # noqa: F401  (one palette for the app's map and the CLI's)
 
-#: ten distinguishable colours (Tableau 10), one per Fashion-MNIST class
-PALETTE = [(78, 121, 167), (242, 142, 43), (225, 87, 89), (118, 183, 178), (89, 161, 79),
-           (237, 201, 72), (176, 122, 161), (255, 157, 167), (156, 117, 95), (186, 176, 172)]
-IN_MARKER = (60, 200, 90)
-OUT_MARKER = (240, 60, 50)
-#: how close (screen pixels) the pointer must be to a point to hover or pick it
-PICK_RADIUS_PX = 10
+from .map_legend import WrappedLegend, class_legend, value_legend
+from .map_pointer import NEIGHBOURS, MarkersAndPointer
+from .map_scatter import RAMP, GroupScatter, SelectViewBox, class_colours, value_bins
+from .map_selection import SelectionGrid
+from .map_toolbar import MapToolbar
+
+#: slider directions offered as colourings
+COLOUR_DIRECTIONS = 6
 
 
-class WrappedLegend(QLabel):
-    """A rich-text label that wraps and keeps the height its wrapped text needs at its width (a plain
-    wrapped QLabel in a dock reports one line's height and paints over what is below it)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setWordWrap(True)
-        self.setTextFormat(Qt.TextFormat.RichText)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self._fit()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def _fit(self) -> None:
-        if self.width() < 40:          # not laid out yet
-            return
-        h = self.heightForWidth(self.width()) if self.text() else 0
-        if h > 0 and h != self.height():
-            self.setFixedHeight(h)
+class _Progress(QObject):
+    changed = Signal(float, str)    # emitted on the executor thread, received on the GUI thread
 
 
-class LatentMapWidget(QWidget):
-    """Scatter plot of the encoded test subset with markers for the current z and scored images."""
+class LatentMapWidget(MarkersAndPointer, QWidget):
+    """Scatter plot of a data set's codes with markers for the current z and scored images."""
 
     #: the user clicked a point: its z (make it the current z)
     latentChosen = Signal(object)
-    #: index of the clicked point in the subset
+    #: index of the clicked point in the map
     pointChosen = Signal(int)
     #: the map was (re)built for a model: number of points
     mapReady = Signal(int)
     message = Signal(str)
+    #: the selection's first and last codes and names: make them the interpolation's endpoints
+    endpointsChosen = Signal(object, object, str, str)
+    #: the selection's first code: the traversal's base
+    traversalChosen = Signal(object)
 
     def __init__(self, executor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,42 +65,57 @@ class LatentMapWidget(QWidget):
         self.setObjectName("LatentMap")
         self.model = None
         self.map = None                      # models.latent_map.LatentMap
+        self.directions: tuple[list[str], np.ndarray] = ([], np.zeros((0, 0), np.float32))
         self._current_z: np.ndarray | None = None
         self.markers: list[tuple[str, np.ndarray, str | None]] = []
         self.hovered: int | None = None
+        self.found = np.zeros(0, np.int64)       # ringed points: search hits, selection, neighbours
+        self.selection = np.zeros(0, np.int64)
+        self._job = None
+        self._progress = _Progress()
+        self._progress.changed.connect(self._on_progress)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        top = QHBoxLayout()
-        self.projection = QComboBox()
-        self.projection.addItem("PCA of the encoded images", "pca")
-        self.projection.addItem("First two slider directions", "directions")
-        self.projection.currentIndexChanged.connect(lambda _i: self.rebuild())
+        self.toolbar = MapToolbar()
+        self.projection = self.toolbar.projection
+        self.toolbar.changed.connect(self.rebuild)
+        self.toolbar.colourChanged.connect(self.recolour)
+        self.toolbar.searched.connect(self.search)
+        self.toolbar.cancelRequested.connect(self.cancel)
+        lay.addWidget(self.toolbar)
         self.status = QLabel("Open a model to map its latent space.")
         self.status.setWordWrap(True)
         self.status.setMinimumWidth(60)
-        top.addWidget(self.projection)
-        top.addWidget(self.status, 1)
-        lay.addLayout(top)
+        lay.addWidget(self.status)
 
-        self.plot = pg.PlotWidget()
+        self.viewbox = SelectViewBox()
+        self.plot = pg.PlotWidget(viewBox=self.viewbox)
         self.plot.setMinimumSize(240, 200)
         self.plot.hideButtons()
         self.plot.getPlotItem().setMenuEnabled(False)
         self.plot.setAspectLocked(False)
         lay.addWidget(self.plot, 1)
-        self.scatter = pg.ScatterPlotItem(size=5, pen=None)
-        self.plot.addItem(self.scatter)
+        self.points = GroupScatter(self.plot)
+        self.toolbar.selectToggled.connect(lambda on: setattr(self.viewbox, "select_mode", on))
+        self.viewbox.rectSelected.connect(self.select_rect)
         self.marker_items = pg.ScatterPlotItem(size=14, symbol="t1", pen=pg.mkPen("k", width=1))
+        self.marker_items.setZValue(10)
         self.plot.addItem(self.marker_items)
         self.current_item = pg.ScatterPlotItem(size=20, symbol="star", pen=pg.mkPen("k", width=1.5),
                                                brush=pg.mkBrush(255, 255, 255))
+        self.current_item.setZValue(11)
         self.plot.addItem(self.current_item)
         self.labels: list = []
         # the legend sits under the plot, where it never hides points or markers
         self.legend = WrappedLegend()
         self.legend_entries: list[str] = []
         lay.addWidget(self.legend)
+        self.selection_grid = SelectionGrid()
+        self.selection_grid.interpolateRequested.connect(self._interpolate_selection)
+        self.selection_grid.traverseRequested.connect(self._traverse_selection)
+        self.selection_grid.cleared.connect(self.clear_selection)
+        lay.addWidget(self.selection_grid)
 
         self.thumb = QLabel(self.plot)
         self.thumb.setStyleSheet("QLabel { background: #111; color: #ddd; border: 1px solid #888; padding: 2px; }")
@@ -131,8 +130,8 @@ class LatentMapWidget(QWidget):
         app = QApplication.instance()
         if app is not None:
             app.focusWindowChanged.connect(self._focus_window_changed)   # a method: disconnected with self
-        self.plot.getPlotItem().getViewBox().sigRangeChanged.connect(lambda *_: self._place_labels())
-        self.plot.getPlotItem().getViewBox().sigResized.connect(lambda *_: self._place_labels())
+        self.viewbox.sigRangeChanged.connect(lambda *_: self._place_labels())
+        self.viewbox.sigResized.connect(lambda *_: self._place_labels())
 
     # ------------------------------------------------------------------------------------ model
     def set_model(self, model) -> None:
@@ -140,246 +139,195 @@ class LatentMapWidget(QWidget):
         self.map = None
         self.clear_markers()
         self._current_z = None
+        if model is not None:
+            from models.map_data import is_fashion_mnist_model
+
+            self.toolbar.set_model_kind(is_fashion_mnist_model(model))
         self.rebuild()
 
     def rebuild(self) -> None:
-        """Encode the subset with the model and project it (in the background)."""
-        self.executor.cancel("latent-map")
-        self.scatter.clear()
+        """Encode the chosen images with the model and project them (on the executor, cancellable)."""
+        self.cancel(quiet=True)
+        self.points.clear()
+        self.clear_selection()
         self.thumb.hide()
         model = self.model
         if model is None:
             self.status.setText("Open a model to map its latent space.")
             return
-        method = str(self.projection.currentData())
-        self.status.setText("Encoding images of the model's own kind for the map…")
+        method = self.toolbar.method()
+        data, split = self.toolbar.data_choice()
+        self.status.setText("Encoding images for the map…")
+        self.toolbar.set_busy(True, 0.0)
+        progress = self._progress
 
-        def job():
+        def job(handle):
             from models.latent_map import build
+            from models.projections import embed_in_child
 
-            return build(model, method=method)
+            def say(fraction: float, text: str) -> None:
+                progress.changed.emit(fraction, text)
+                handle.checkpoint()
 
-        def done(lm) -> None:
+            def embed(z, m, progress=None):
+                return embed_in_child(z, m, poll=handle.checkpoint, progress=progress)
+
+            lm = build(model, method=method, data=data, split=split, progress=say, embed=embed)
+            dirs = model.directions()[:COLOUR_DIRECTIONS] if model.latent_dim else []
+            vectors = (np.stack([d.vector.float().cpu().numpy() for d in dirs]) if dirs
+                       else np.zeros((0, lm.z.shape[1]), np.float32))
+            return lm, ([f"{d.name} ({d.label})" if d.label else d.name for d in dirs], vectors)
+
+        def done(result) -> None:
+            self._job = None
             if model is self.model:
-                self._set_map(lm)
-        self.executor.submit("latent-map", job, done, self._fail, owner=self)
+                self._set_map(*result)
+        self._job = self.executor.submit("latent-map", job, done, self._fail, owner=self, pass_job=True,
+                                         supersede=True)
+
+    def cancel(self, quiet: bool = False) -> None:
+        """Stop the encoding or embedding under way (the map keeps what it showed before)."""
+        job, self._job = self._job, None
+        self.toolbar.set_busy(False)
+        if job is not None and not job.finished:
+            job.cancel()
+            if not quiet:
+                self.status.setText("Cancelled: choose images or a projection to map again.")
+
+    def _on_progress(self, fraction: float, text: str) -> None:
+        if self._job is not None:
+            self.toolbar.set_busy(True, fraction)
+            self.status.setText(f"{text} ({100 * fraction:.0f}%) — the map is made in the background")
 
     def _fail(self, msg: str) -> None:
+        self._job = None
+        self.toolbar.set_busy(False)
         self.status.setText(f"⚠ {msg}")
         self.message.emit(msg)
 
-    def _set_map(self, lm) -> None:
-        import pyqtgraph as pg
-
+    def _set_map(self, lm, directions=None) -> None:
         self.map = lm
-        brushes = [pg.mkBrush(*PALETTE[int(c) % len(PALETTE)], 200) if c >= 0 else pg.mkBrush(200, 200, 200, 200)
-                   for c in lm.labels]
-        self.scatter.setData(pos=lm.xy, brush=brushes, data=np.arange(len(lm)))
-        import html
-
+        self.toolbar.set_busy(False)
+        if directions is not None:
+            self.directions = directions
+            self.toolbar.set_colour_options(directions[0])
         self.legend_entries = list(lm.classes)
-        self.legend.setText("&nbsp;&nbsp; ".join(
-            f'<span style="color: rgb{PALETTE[c % len(PALETTE)]}; font-size: 14px;">●</span>&nbsp;'
-            + html.escape(name).replace(" ", "&nbsp;") for c, name in enumerate(lm.classes))
-            + '<br><span style="font-size: 14px;">★</span>&nbsp;current&nbsp;z'
-            + f'&nbsp;&nbsp; <span style="color: rgb{IN_MARKER};">▲</span>/<span style="color: rgb{OUT_MARKER};">▲'
-              '</span>&nbsp;scored image (in&nbsp;/ out of&nbsp;distribution; rest on one for its name)')
+        self.recolour()
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", lm.axis_labels[0])
         pi.setLabel("left", lm.axis_labels[1])
         self.plot.autoRange()
-        self.status.setText(f"{lm.source}, {lm.method.upper() if lm.method == 'pca' else 'slider axes'}; "
-                            f"click a point to go there")
+        how = {"pca": "PCA", "directions": "slider axes", "umap": "UMAP", "tsne": "t-SNE"}[lm.method]
+        click = ("click anywhere to decode that point" if lm.linear else
+                 "click a point to go to its code")
+        self.status.setText(f"{lm.source}, {how}{' (from the map cache)' if lm.cached else ''}; {click}")
         self._redraw_markers()
         self.mapReady.emit(len(lm))
 
-    # ------------------------------------------------------------------------------------ markers
-    def set_current_z(self, z) -> None:
-        self._current_z = None if z is None else np.asarray(z, dtype=np.float32).reshape(-1)
-        self._redraw_current()
-
-    def add_marker(self, name: str, z, verdict: str | None = None) -> None:
-        """A scored image's z: a triangle coloured by verdict, labelled with its name."""
-        self.markers.append((name, np.asarray(z, dtype=np.float32).reshape(-1), verdict))
-        self._redraw_markers()
-
-    def clear_markers(self) -> None:
-        self.markers = []
-        self._redraw_markers()
-
-    def marker_positions(self) -> np.ndarray:
-        if self.map is None or not self.markers:
-            return np.zeros((0, 2), np.float32)
-        return self.map.project(np.stack([z for _, z, _ in self.markers]))
-
-    def current_position(self) -> np.ndarray | None:
-        if self.map is None or self._current_z is None or self._current_z.shape[0] != self.map.z.shape[1]:
-            return None
-        return self.map.project(self._current_z)[0]
-
-    def _redraw_current(self) -> None:
-        pos = self.current_position()
-        if pos is None:
-            self.current_item.clear()
-        else:
-            self.current_item.setData(pos=[pos])
-
-    def _redraw_markers(self) -> None:
-        import pyqtgraph as pg
-
-        self.marker_items.clear()
-        self._redraw_current()
-        if self.map is None or not self.markers:
-            self._place_labels()
-            return
-        pos = self.marker_positions()
-        brushes = [pg.mkBrush(*(OUT_MARKER if v == "out-of-distribution" else IN_MARKER if v else (200, 200, 200)))
-                   for _, _, v in self.markers]
-        self.marker_items.setData(pos=pos, brush=brushes, data=np.arange(len(self.markers)))
-        self._place_labels()
-
-    def _place_labels(self) -> None:
-        """Name the markers whose labels fit: greedy, first scored first, no label over another (the
-        rest show their names on hover)."""
-        import pyqtgraph as pg
-
-        for t in self.labels:
-            self.plot.removeItem(t)
-        self.labels = []
-        if self.map is None or not self.markers:
-            return
-        vb = self.plot.getPlotItem().getViewBox()
-        view = vb.sceneBoundingRect()
-        fm = self.fontMetrics()
-        taken: list[QRectF] = []
-        for (name, _, v), p in zip(self.markers, self.marker_positions()):
-            at = vb.mapViewToScene(QPointF(float(p[0]), float(p[1])))
-            box = QRectF(at.x(), at.y() - fm.height() - 4, fm.horizontalAdvance(name) + 10, fm.height() + 4)
-            if not view.contains(box) or any(box.intersects(r) for r in taken):
-                continue
-            taken.append(box)
-            t = pg.TextItem(name, color=OUT_MARKER if v == "out-of-distribution" else (230, 230, 230),
-                            anchor=(0, 1))
-            t.setPos(float(p[0]), float(p[1]))
-            self.plot.addItem(t)
-            self.labels.append(t)
-
-    def labelled_markers(self) -> list[str]:
-        """The names drawn beside their markers now."""
-        return [t.textItem.toPlainText() for t in self.labels]
-
-    # ------------------------------------------------------------------------------------ pointer
-    def point_at(self, view_x: float, view_y: float) -> int | None:
-        """The subset point within :data:`PICK_RADIUS_PX` screen pixels of a view position, if any."""
-        if self.map is None:
-            return None
-        vb = self.plot.getPlotItem().getViewBox()
-        pw, ph = vb.viewPixelSize()
-        d = ((self.map.xy[:, 0] - view_x) / max(pw, 1e-12)) ** 2 + ((self.map.xy[:, 1] - view_y) / max(ph, 1e-12)) ** 2
-        i = int(np.argmin(d))
-        return i if d[i] <= PICK_RADIUS_PX ** 2 else None
-
-    def widget_pos_of(self, index: int) -> QPoint:
-        """Where subset point ``index`` is on the plot widget (for tests and the thumbnail)."""
-        vb = self.plot.getPlotItem().getViewBox()
-        scene = vb.mapViewToScene(QPointF(float(self.map.xy[index, 0]), float(self.map.xy[index, 1])))
-        return self.plot.mapFromScene(scene)
-
-    def _on_mouse_moved(self, scene_pos) -> None:
-        if self.map is None:
-            return
-        vb = self.plot.getPlotItem().getViewBox()
-        if not vb.sceneBoundingRect().contains(scene_pos):
-            self._hide_thumb()
-            return
-        v = vb.mapSceneToView(scene_pos)
-        m = self.marker_at(v.x(), v.y())
-        if m is not None:
-            self.show_marker_name(m, self.plot.mapFromScene(scene_pos))
-            return
-        i = self.point_at(v.x(), v.y())
-        if i is None:
-            self._hide_thumb()
-        else:
-            self.show_thumbnail(i, self.plot.mapFromScene(scene_pos))
-
-    def marker_at(self, view_x: float, view_y: float) -> int | None:
-        """The scored-image marker within :data:`PICK_RADIUS_PX` screen pixels, if any (the newest)."""
-        if self.map is None or not self.markers:
-            return None
-        pw, ph = self.plot.getPlotItem().getViewBox().viewPixelSize()
-        xy = self.marker_positions()
-        d = ((xy[:, 0] - view_x) / max(pw, 1e-12)) ** 2 + ((xy[:, 1] - view_y) / max(ph, 1e-12)) ** 2
-        near = np.flatnonzero(d <= PICK_RADIUS_PX ** 2)
-        return int(near[-1]) if near.size else None
-
-    def marker_widget_pos(self, index: int) -> QPoint:
-        p = self.marker_positions()[index]
-        vb = self.plot.getPlotItem().getViewBox()
-        return self.plot.mapFromScene(vb.mapViewToScene(QPointF(float(p[0]), float(p[1]))))
-
-    def show_marker_name(self, index: int, at: QPoint) -> None:
-        """The hover box for a scored image: its name and verdict."""
-        name, _, verdict = self.markers[index]
-        self.hovered, self.hovered_marker = None, index
-        self.thumb.setPixmap(QPixmap())
-        self.thumb.setText(f"{name}\n{verdict or 'not scored'}")
-        self._place_thumb(at)
-        self.status.setText(f"{name}: {verdict or 'not scored'}")
-
-    def show_thumbnail(self, index: int, at: QPoint | None = None) -> None:
+    # ------------------------------------------------------------------------------------ colour
+    def colour_values(self, key: str) -> np.ndarray | None:
+        """The value each point is coloured by (None for classes)."""
         lm = self.map
-        self.hovered = index
-        cls = lm.classes[lm.labels[index]] if 0 <= lm.labels[index] < len(lm.classes) else "?"
-        self.thumb.setPixmap(pixmap(lm.images[index], max(1, 84 // max(lm.images.shape[1:3]))))
-        self.thumb.setToolTip(cls)
-        self.thumb.setText("")
-        self.hovered_marker = None
-        self._place_thumb(at if at is not None else self.widget_pos_of(index))
-        self.status.setText(f"#{index}: {cls}")
+        if key.startswith("direction:"):
+            _names, vectors = self.directions
+            i = int(key.split(":")[1])
+            if i < len(vectors) and vectors.shape[1] == lm.z.shape[1]:
+                return lm.z @ vectors[i]
+        if key == "norm":
+            return np.linalg.norm(lm.z, axis=1)
+        return None
 
-    def _place_thumb(self, at: QPoint) -> None:
-        self.thumb.adjustSize()
-        x = at.x() + 12 if at.x() + 12 + self.thumb.width() < self.plot.width() else at.x() - 12 - self.thumb.width()
-        y = max(0, min(at.y() - self.thumb.height() // 2, self.plot.height() - self.thumb.height()))
-        self.thumb.move(x, y)
-        self.thumb.show()
-        self.thumb.raise_()
-
-    def _hide_thumb(self) -> None:
-        self.hovered = self.hovered_marker = None
-        if self.thumb.isVisible():
-            self.thumb.hide()
-
-    def _focus_window_changed(self, _window) -> None:
-        self._hide_thumb()
-
-    def eventFilter(self, obj, event) -> bool:
-        if event.type() in (QEvent.Type.Leave, QEvent.Type.Hide, QEvent.Type.WindowDeactivate,
-                            QEvent.Type.FocusOut):
-            self._hide_thumb()
-        return super().eventFilter(obj, event)
-
-    def hideEvent(self, event) -> None:
-        self._hide_thumb()
-        super().hideEvent(event)
-
-    def _on_mouse_clicked(self, ev) -> None:
-        if self.map is None or ev.button() != Qt.MouseButton.LeftButton:
-            return
-        vb = self.plot.getPlotItem().getViewBox()
-        v = vb.mapSceneToView(ev.scenePos())
-        i = self.point_at(v.x(), v.y())
-        if i is not None:
-            ev.accept()
-            self.choose(i)
-
-    def choose(self, index: int) -> None:
-        """Make subset point ``index`` the current z."""
+    def recolour(self) -> None:
         lm = self.map
-        z = lm.z[index].copy()
-        self.set_current_z(z)
-        cls = lm.classes[lm.labels[index]] if 0 <= lm.labels[index] < len(lm.classes) else "?"
-        self.message.emit(f"Went to test image #{int(index)} ({cls})")
-        self.pointChosen.emit(int(index))
-        self.latentChosen.emit(z)
+        if lm is None:
+            return
+        key = self.toolbar.colour_key()
+        values = self.colour_values(key)
+        if values is None:
+            colours = class_colours(max(len(lm.classes), 1))
+            self.points.set_groups(lm.xy, lm.labels, colours)
+            self.legend.setText(class_legend(lm.classes, colours))
+        else:
+            bins, edges = value_bins(values)
+            self.points.set_groups(lm.xy, bins, RAMP)
+            self.legend.setText(value_legend(self.toolbar.colour.currentText().replace("Colour: ", ""), edges, RAMP))
+        self._ring(self.found)
+
+    # ------------------------------------------------------------------------------------ find, select
+    def _ring(self, indices: np.ndarray) -> None:
+        self.found = np.asarray(indices, np.int64)
+        self.points.set_highlight(self.map.xy[self.found] if self.map is not None and len(self.found) else None)
+
+    def search(self, query: str) -> np.ndarray:
+        """Ring the points matching ``query`` (a class name or image indices) and say how many."""
+        if self.map is None:
+            return np.zeros(0, np.int64)
+        hits = self.map.search(query)
+        self._ring(hits)
+        q = query.strip()
+        self.status.setText(f"{len(hits):,} points match “{q}”" if len(hits) else
+                            f"Nothing matches “{q}”: type a class name ({', '.join(self.map.classes[:3])}, …) "
+                            "or an image index")
+        return hits
+
+    def show_neighbours(self, z, what: str) -> np.ndarray:
+        """Ring the :data:`NEIGHBOURS` images whose codes are nearest to ``z``."""
+        if self.map is None or np.asarray(z).size != self.map.z.shape[1]:
+            return np.zeros(0, np.int64)
+        near = self.map.neighbours(z, NEIGHBOURS)
+        self._ring(near)
+        self.status.setText(f"Ringed: the {len(near)} images nearest to {what} in latent space")
+        return near
+
+    def select_rect(self, rect: QRectF) -> np.ndarray:
+        """Select the points inside ``rect`` (view coordinates): ring them, show their grid."""
+        if self.map is None:
+            return np.zeros(0, np.int64)
+        x, y = self.map.xy[:, 0], self.map.xy[:, 1]
+        inside = np.flatnonzero((x >= rect.left()) & (x <= rect.right()) & (y >= rect.top()) & (y <= rect.bottom()))
+        self.select(inside)
+        return inside
+
+    def select(self, indices) -> None:
+        lm, model = self.map, self.model
+        self.selection = np.asarray(indices, np.int64)
+        self._ring(self.selection)
+        if not len(self.selection):
+            self.selection_grid.clear()
+            self.status.setText("Nothing selected: drag a rectangle over points")
+            return
+        self.selection_grid.show_selection(self.selection, lm.images[self.selection], len(self.selection))
+        self.status.setText(f"{len(self.selection):,} points selected")
+        z = lm.z[self.selection_grid.indices]
+
+        def job():
+            from .interpolation_export import decode_u8
+
+            return decode_u8(model, z)
+
+        def done(recon) -> None:
+            if model is self.model and lm is self.map:
+                self.selection_grid.set_reconstructions(recon)
+        self.executor.submit("map-selection", job, done, self._fail, owner=self)
+
+    def clear_selection(self) -> None:
+        self.selection = np.zeros(0, np.int64)
+        self.selection_grid.clear()
+        if self.map is not None:
+            self._ring(np.zeros(0, np.int64))
+
+    def _name(self, i: int) -> str:
+        lm = self.map
+        cls = lm.classes[lm.labels[i]] if 0 <= lm.labels[i] < len(lm.classes) else "image"
+        return f"{cls} #{int(lm.index[i])}"
+
+    def _interpolate_selection(self) -> None:
+        if len(self.selection) >= 2:
+            a, b = int(self.selection[0]), int(self.selection[-1])
+            self.endpointsChosen.emit(self.map.z[a].copy(), self.map.z[b].copy(), self._name(a), self._name(b))
+
+    def _traverse_selection(self) -> None:
+        if len(self.selection):
+            i = int(self.selection[0])
+            self.set_current_z(self.map.z[i])
+            self.traversalChosen.emit(self.map.z[i].copy())
