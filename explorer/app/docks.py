@@ -10,8 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QPushButton, QScrollArea,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .interpolation_panel import InterpolationPanel
 from .latent_map import LatentMapWidget
@@ -103,6 +112,9 @@ class LatentMapDock(PanelDock):
     def __init__(self, state, executor, parent: QWidget | None = None) -> None:
         super().__init__("Latent map", "latent-map", LatentMapWidget(executor), parent)
         self.state = state
+        self.panel.toolbar.settings = getattr(parent, "settings", None)   # remembers the map's image set
+        if parent is not None:      # closing the window stops a long map job at once (the executor
+            parent.installEventFilter(self)   # lets a running job finish before it stops)
         self._pending = None
         state.model_changed.connect(self._model_changed)
         state.frame_rendered.connect(self._frame_rendered)
@@ -115,6 +127,11 @@ class LatentMapDock(PanelDock):
         self.panel.message.connect(state.say)
         if state.loaded is not None:
             self.panel.set_model(state.loaded.model)
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.parent() and event.type() == QEvent.Type.Close:
+            self.panel.cancel(quiet=True)
+        return super().eventFilter(obj, event)
 
     def _interpolate(self, za, zb, name_a: str, name_b: str) -> None:
         """The map's selection becomes the interpolation's endpoints (first and last selected)."""

@@ -2,8 +2,8 @@
 
 * **Images**: the quick set of the model's own kind (1,500 bundled test images for Fashion-MNIST
   models), every Fashion-MNIST image (train 60,000, test 10,000, both 70,000) for models of that
-  kind, or any image folder ("Image folder…").  The choice is remembered (``QSettings`` key
-  ``map/data``).  Large sets are encoded once, in the background, and cached beside the model.
+  kind, or any image folder ("Image folder…").  The choice is remembered in the window's settings
+  (key ``map/data``; :attr:`MapToolbar.settings`, set by the dock).  Large sets are encoded once, in the background, and cached beside the model.
 * **Projection**: PCA (instant), UMAP, t-SNE (background, seeded, cached), the first two sliders.
 * **Colour**: class; a slider direction's value; ‖z‖.  The OOD statistic and the likelihood are
   *not* offered: both need a scoring pass per image (IWAE with K samples; about 0.6-50 ms an image
@@ -14,7 +14,7 @@
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -75,6 +75,7 @@ class MapToolbar(QWidget):
         for w in (self.select, self.progress, self.cancel):
             lay.addWidget(w)
         self._folder: str | None = None
+        self.settings = None     # the window's QSettings (the dock sets it): remembers the image set
         self.data.activated.connect(self._data_activated)
         self.projection.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.colour.currentIndexChanged.connect(lambda _i: self.colourChanged.emit())
@@ -95,7 +96,7 @@ class MapToolbar(QWidget):
         if self._folder:
             self.data.addItem(f"Folder: {self._folder}", (self._folder, "train"))
         self.data.addItem("Image folder…", None)
-        remembered = QSettings().value("map/data", "")
+        remembered = self.settings.value("map/data", "") if self.settings is not None else ""
         for i in range(self.data.count()):
             d = self.data.itemData(i)
             if d is not None and "/".join(d) == remembered:
@@ -130,7 +131,8 @@ class MapToolbar(QWidget):
             self.data.insertItem(self.data.count() - 1, f"Folder: {folder}", (folder, "train"))
             self.data.setCurrentIndex(self.data.count() - 2)
         d = self.data.currentData()
-        QSettings().setValue("map/data", "/".join(d) if d else "")
+        if self.settings is not None:
+            self.settings.setValue("map/data", "/".join(d) if d else "")
         self.changed.emit()
 
     # ------------------------------------------------------------------ projection, colour
