@@ -33,6 +33,7 @@ PY=${PYTHON:-python3}
 # torch first and pinned: an unpinned torch resolves a ~3 GB CUDA build; 2.13.0 is the CPU wheel here.
 # With a GPU, install your CUDA build of torch (>=2.2,<2.14) into .venv before running this script.
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
-# the onnx and hf extras: the tests open ONNX graphs and diffusers autoencoders (docs/foreign-models.md)
-.venv/bin/python -m pip install -q -e ".[test,onnx,hf]"
+# the onnx and hf extras: the tests open ONNX graphs and diffusers autoencoders (docs/foreign-models.md);
+# map: UMAP and t-SNE for the latent map (umap-learn compiles with numba on first use, about 15 s)
+.venv/bin/python -m pip install -q -e ".[test,onnx,hf,map]"
 echo "setup: done. Run the tests with: .venv/bin/python -m pytest"

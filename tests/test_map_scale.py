@@ -90,6 +90,7 @@ def test_tsne_maps_a_small_set_reproducibly_and_stands_in_with_the_nearest_code(
 
 @pytest.mark.slow
 def test_umap_maps_a_small_set_reproducibly_with_classes_apart(vae, small):
+    pytest.importorskip("umap", reason="umap-learn is the map extra: pip install -e '.[map]'")
     seen = []
     a = embed(small.z, "umap", progress=lambda f, t: seen.append((f, t)))
     b = embed(small.z, "umap")
