@@ -68,7 +68,7 @@ def test_a_rectangle_selects_points_and_shows_their_images_and_reconstructions(w
     # a reconstruction is near its own image, nearer than to the other images shown
     d = np.abs(grid.recon[:, None].astype(int) - grid.real[None].astype(int)).mean((2, 3))
     assert (np.argmin(d, 1) == np.arange(shown)).mean() > 0.7
-    assert len(grid.strips) == 2 * ((shown + 11) // 12)        # each row of images has its reconstructions
+    assert len(grid.strips) == 2 * ((shown + 23) // 24)        # each row of images has its reconstructions
 
 
 def test_shift_drag_draws_a_rectangle_that_selects(widget, qtbot):

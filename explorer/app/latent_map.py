@@ -111,11 +111,10 @@ class LatentMapWidget(MarkersAndPointer, QWidget):
         self.legend = WrappedLegend()
         self.legend_entries: list[str] = []
         lay.addWidget(self.legend)
-        self.selection_grid = SelectionGrid()
+        self.selection_grid = SelectionGrid(self.plot)     # laid over the plot's bottom
         self.selection_grid.interpolateRequested.connect(self._interpolate_selection)
         self.selection_grid.traverseRequested.connect(self._traverse_selection)
         self.selection_grid.cleared.connect(self.clear_selection)
-        lay.addWidget(self.selection_grid)
 
         self.thumb = QLabel(self.plot)
         self.thumb.setStyleSheet("QLabel { background: #111; color: #ddd; border: 1px solid #888; padding: 2px; }")

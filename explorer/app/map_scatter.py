@@ -5,7 +5,7 @@ scatter with a brush per point takes about 10 s to build and first paint; one ``
 per class (one brush each, ``pxMode``) builds in about 1 s but a pan or zoom still repaints in
 about 50 ms (each item culls and draws its points through Python and ``drawPixmapFragments``), over
 the 33 ms budget.  So :class:`RasterPoints` draws every point itself: at each paint it maps the
-points through the painter's device transform (a scale and an offset), stamps each as a
+points through the painter's transform (a scale and an offset), stamps each as a
 ``POINT_SIZE`` square of its colour into a premultiplied ARGB image the size of the view (numpy,
 in a fixed random order so no class hides the others), and draws that image once.  The cost is a
 few numpy passes over N points plus one image blit, whatever the zoom, and every point is drawn
@@ -93,11 +93,13 @@ class RasterPoints(pg.GraphicsObject):
         self.paints += 1
         if not len(self.xy):
             return
-        t = p.deviceTransform()
+        # item -> the paint device's own pixels (combinedTransform, not deviceTransform: when a parent
+        # widget is grabbed, Qt adds a redirection offset that it applies again to what is drawn)
+        t = p.combinedTransform()
         dev = p.device()
         vb = self.getViewBox()
         area = t.mapRect(vb.viewRect() if vb is not None else self._bounds)   # the plot area, in device pixels
-        dw, dh = int(dev.width() * dev.devicePixelRatio()), int(dev.height() * dev.devicePixelRatio())
+        dw, dh = int(dev.width()), int(dev.height())
         x0, y0 = max(int(area.left()), 0), max(int(area.top()), 0)
         w, h = min(int(area.right()) + 1, dw) - x0, min(int(area.bottom()) + 1, dh) - y0
         s = self.size

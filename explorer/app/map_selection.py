@@ -1,7 +1,8 @@
 """The map's selection: the selected points' real images above their reconstructions.
 
-A rectangle on the map selects points (:class:`explorer.app.map_scatter.SelectViewBox`); this panel
-shows the first :data:`MAX_SHOWN` of them in map order, in rows of :data:`PER_ROW`: each row of real
+A rectangle on the map selects points (:class:`explorer.app.map_scatter.SelectViewBox`); this panel,
+laid over the bottom of the plot (at most :data:`MAX_SHARE` of its height, scrolling beyond: it never
+makes the dock or the window taller), shows the first :data:`MAX_SHOWN` of them in map order, in rows of :data:`PER_ROW`: each row of real
 images has the model's reconstructions (decode of each image's code, computed on the executor)
 under it, so a user sees what the model keeps and what it loses in that region.  The selection can
 become the interpolation's endpoints (its first and last image) or the traversal's base (the first
@@ -10,13 +11,24 @@ image's code becomes the current z, which the traversal follows).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .pixmaps import strip_pixmap
 
 MAX_SHOWN = 24
-PER_ROW = 12
+PER_ROW = 24
+#: the largest share of the plot's height the panel covers
+MAX_SHARE = 0.5
 
 
 class SelectionGrid(QWidget):
@@ -27,21 +39,39 @@ class SelectionGrid(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MapSelection")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet("#MapSelection { background: rgba(30, 30, 30, 235); } "
+                           "#MapSelection QLabel { color: #ddd; }")
+        if parent is not None:
+            parent.installEventFilter(self)       # follow the plot's size
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 2, 0, 0)
+        lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
         top = QHBoxLayout()
         self.title = QLabel("")
-        self.interpolate = QPushButton("Interpolate first → last")
-        self.traverse = QPushButton("Traverse from first")
+        self.title.setWordWrap(True)
+        self.title.setMinimumWidth(60)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.interpolate = QPushButton("Interpolate")
+        self.interpolate.setToolTip("Make the first and last selected images the interpolation's endpoints")
+        self.traverse = QPushButton("Traverse")
+        self.traverse.setToolTip("Go to the first selected image's code: the traversal sweeps around it")
         self.clear_button = QPushButton("Clear")
         top.addWidget(self.title, 1)
         for b in (self.interpolate, self.traverse, self.clear_button):
             top.addWidget(b)
         lay.addLayout(top)
-        self.rows = QVBoxLayout()
+        # the strips scroll when the dock is short, so a selection never makes the window taller
+        holder = QWidget()
+        self.rows = QVBoxLayout(holder)
+        self.rows.setContentsMargins(0, 0, 0, 0)
         self.rows.setSpacing(1)
-        lay.addLayout(self.rows)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(holder)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setStyleSheet("background: transparent;")
+        lay.addWidget(self.scroll, 1)
         self.interpolate.clicked.connect(self.interpolateRequested.emit)
         self.traverse.clicked.connect(self.traverseRequested.emit)
         self.clear_button.clicked.connect(self.cleared.emit)
@@ -62,12 +92,14 @@ class SelectionGrid(QWidget):
         self.traverse.setEnabled(total >= 1)
         self._draw()
         self.setVisible(total > 0)
+        self._place()
 
     def set_reconstructions(self, recon: np.ndarray) -> None:
         self.recon = recon
         total_text = self.title.text().split(":")[0]
         self.title.setText(f"{total_text}: images, and under them their reconstructions")
         self._draw()
+        self._place()
 
     def clear(self) -> None:
         self.indices = np.zeros(0, np.int64)
@@ -83,13 +115,30 @@ class SelectionGrid(QWidget):
         if self.real is None or not len(self.real):
             return
         side = max(self.real.shape[1:3])
-        scale = max(1, 40 // side)
+        scale = max(1, 32 // side)
         for start in range(0, len(self.real), PER_ROW):
             for arr in (self.real, self.recon):
                 if arr is None:
                     continue
                 label = QLabel()
                 label.setAlignment(Qt.AlignmentFlag.AlignLeft)
+                label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)   # never widens the dock
                 label.setPixmap(strip_pixmap(arr[start:start + PER_ROW], scale=scale))
                 self.rows.addWidget(label)
                 self.strips.append(label)
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.parent() and event.type() == QEvent.Type.Resize:
+            self._place()
+        return super().eventFilter(obj, event)
+
+    def _place(self) -> None:
+        """Along the bottom of the plot: as tall as the strips need, at most :data:`MAX_SHARE` of it."""
+        plot = self.parentWidget()
+        if plot is None:
+            return
+        strips = sum(s.sizeHint().height() + 1 for s in self.strips)
+        h = min(self.layout().sizeHint().height() - self.scroll.sizeHint().height() + strips + 6,
+                int(plot.height() * MAX_SHARE))
+        self.setGeometry(0, plot.height() - h, plot.width(), h)
+        self.raise_()

@@ -57,7 +57,7 @@ class MapToolbar(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("search: class or #index")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(90)
+        self.search.setMinimumWidth(50)
         self.select = QPushButton("Select")
         self.select.setCheckable(True)
         self.select.setToolTip("Drag a rectangle to select points (or Shift + drag at any time)")
@@ -68,10 +68,13 @@ class MapToolbar(QWidget):
         self.progress.setMaximumWidth(110)
         self.progress.setTextVisible(False)
         self.progress.hide()
-        for w in (self.data, self.projection, self.colour):
-            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-            lay.addWidget(w)
-        lay.addWidget(self.search, 1)
+        # combos shrink (eliding their text) rather than widen the window: each asks for a few
+        # characters and takes a share of the spare width
+        for w, chars, stretch in ((self.data, 8, 3), (self.projection, 4, 1), (self.colour, 6, 2)):
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(chars)
+            lay.addWidget(w, stretch)
+        lay.addWidget(self.search, 2)
         for w in (self.select, self.progress, self.cancel):
             lay.addWidget(w)
         self._folder: str | None = None
