@@ -136,3 +136,33 @@ def test_switching_to_a_larger_set_shows_progress_and_cancel_keeps_the_app_usabl
     with qtbot.waitSignal(widget.mapReady, timeout=30_000):
         widget.toolbar.choose_data("bundled", "train")
     assert len(widget.map) == 1500
+
+
+def test_a_large_search_fades_the_other_points_instead_of_burying_the_hits_in_rings(widget):
+    from explorer.app.map_scatter import FAINT
+
+    hits = widget.search("trouser, bag, coat, dress")
+    assert len(hits) > 500 and widget.points.highlighted() == len(hits)
+    assert len(widget.points.highlight.data) == 0                       # no rings
+    alpha = widget.points.raster.rgba >> 24
+    assert int((alpha == FAINT).sum()) == len(widget.map) - len(hits)   # every other point is faint
+    widget.search("")
+    assert int(((widget.points.raster.rgba >> 24) == FAINT).sum()) == 0
+
+
+def test_in_the_window_a_selection_becomes_the_interpolation_and_the_traversal_base(make_window, trained_vae_path,
+                                                                                   qtbot):
+    win = make_window(trained_vae_path)
+    win.map_dock.raise_()
+    lmap = win.map_dock.panel
+    qtbot.waitUntil(lambda: lmap.map is not None, timeout=60_000)
+    lmap.select(lmap.map.search("sandal")[:5])
+    lmap.selection_grid.interpolate.click()
+    panel = win.interpolation_dock.panel
+    qtbot.waitUntil(lambda: all(panel.endpoints[k] is not None and "Sandal #" in panel.endpoints[k].label
+                                for k in "AB"), timeout=30_000)
+    first, last = int(lmap.selection[0]), int(lmap.selection[-1])
+    assert np.allclose(panel.endpoints["A"].z, lmap.map.z[first]) and np.allclose(panel.endpoints["B"].z, lmap.map.z[last])
+    lmap.selection_grid.traverse.click()
+    qtbot.waitUntil(lambda: np.allclose(win.state.z, lmap.map.z[first], atol=1e-4), timeout=30_000)
+    assert win.traversal_dock.isVisible()

@@ -138,8 +138,8 @@ class LatentMapDock(PanelDock):
         dock = getattr(self.parent(), "interpolation_dock", None)
         if dock is None:
             return
-        dock.panel.set_endpoint_z("a", za, name_a)
-        dock.panel.set_endpoint_z("b", zb, name_b)
+        dock.panel.set_endpoint_z("A", za, name_a)
+        dock.panel.set_endpoint_z("B", zb, name_b)
         dock.show()
         dock.raise_()
         self.state.say(f"Interpolating from {name_a} to {name_b} (the map's selection)")

@@ -255,7 +255,7 @@ class LatentMapWidget(MarkersAndPointer, QWidget):
     # ------------------------------------------------------------------------------------ find, select
     def _ring(self, indices: np.ndarray) -> None:
         self.found = np.asarray(indices, np.int64)
-        self.points.set_highlight(self.map.xy[self.found] if self.map is not None and len(self.found) else None)
+        self.points.set_highlight(self.found if self.map is not None and len(self.found) else None)
 
     def search(self, query: str) -> np.ndarray:
         """Ring the points matching ``query`` (a class name or image indices) and say how many."""

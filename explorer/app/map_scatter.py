@@ -13,7 +13,8 @@ exactly where it is (a density image would blur them).
 
 Colours are per point: a class's colour, or, for a continuous value (a direction's coordinate,
 ‖z‖), one of :data:`N_BINS` quantile bins of a ramp.  Highlights (search hits, the selection,
-nearest neighbours) are one ``ScatterPlotItem`` on top: larger rings.  :class:`SelectViewBox`
+nearest neighbours) are rings (one ``ScatterPlotItem`` on top) up to :data:`RING_MAX` points; a
+larger set (a whole class) is shown by fading every other point instead, as rings would bury it.  :class:`SelectViewBox`
 draws a rectangle while the left button drags in select mode (or with Shift) and reports it in view
 coordinates.
 """
@@ -33,6 +34,10 @@ N_BINS = 8
 RAMP = [(68, 1, 84), (70, 50, 126), (54, 92, 141), (39, 127, 142), (31, 161, 135), (74, 193, 109),
         (160, 218, 57), (253, 231, 37)]
 POINT_SIZE = 4
+#: alpha of points, and of points outside a large set of highlighted ones
+FULL, FAINT = 230, 40
+#: up to this many highlighted points are ringed; more are shown by fading all the others
+RING_MAX = 500
 #: above this many points each is drawn a pixel smaller (3x3): less overdraw, and a cheaper paint
 DENSE = 20_000
 
@@ -59,12 +64,10 @@ class RasterPoints(pg.GraphicsObject):
 
     def set_points(self, xy: np.ndarray, colours: np.ndarray, size: int = POINT_SIZE) -> None:
         """``xy`` (N, 2) and ``colours`` (N, 3) uint8; drawn in a seeded random order."""
-        order = np.random.default_rng(0).permutation(len(xy))
-        self.xy = np.asarray(xy, np.float64)[order]
-        c = np.asarray(colours, np.uint32)[order]
-        alpha = 230
-        premul = (c * alpha + 127) // 255
-        self.rgba = (np.uint32(alpha) << 24) | (premul[:, 0] << 16) | (premul[:, 1] << 8) | premul[:, 2]
+        self._order = np.random.default_rng(0).permutation(len(xy))
+        self.xy = np.asarray(xy, np.float64)[self._order]
+        self._colours = np.asarray(colours, np.uint32)[self._order]
+        self.set_emphasis(None)
         self.size = int(size)
         self.prepareGeometryChange()
         if len(self.xy):
@@ -73,6 +76,16 @@ class RasterPoints(pg.GraphicsObject):
         else:
             self._bounds = QRectF()
         self.informViewBoundsChanged()
+        self.update()
+
+    def set_emphasis(self, mask: np.ndarray | None) -> None:
+        """Points where ``mask`` (N,) is False are drawn faint (:data:`FAINT` alpha); None: all full."""
+        alpha = np.full(len(self.xy), FULL, np.uint32)
+        if mask is not None:
+            alpha[~np.asarray(mask, bool)[self._order]] = FAINT
+        c = self._colours
+        premul = (c * alpha[:, None] + 127) // 255
+        self.rgba = (alpha << 24) | (premul[:, 0] << 16) | (premul[:, 1] << 8) | premul[:, 2]
         self.update()
 
     def __len__(self) -> int:
@@ -134,10 +147,12 @@ class GroupScatter:
                                             brush=None, pxMode=True)
         self.highlight.setZValue(5)
         plot.addItem(self.highlight)
+        self.ringed = 0
 
     def clear(self) -> None:
         self.raster.set_points(np.zeros((0, 2)), np.zeros((0, 3), np.uint8))
         self.highlight.clear()
+        self.ringed = 0
 
     def set_groups(self, xy: np.ndarray, groups: np.ndarray, colours: list[tuple[int, int, int]],
                    size: int | None = None) -> None:
@@ -150,14 +165,25 @@ class GroupScatter:
     def point_count(self) -> int:
         return len(self.raster)
 
-    def set_highlight(self, xy: np.ndarray | None) -> None:
-        if xy is None or len(xy) == 0:
+    def set_highlight(self, indices: np.ndarray | None) -> None:
+        """Ring the points ``indices`` (up to :data:`RING_MAX`), or fade all the others (more)."""
+        n = 0 if indices is None else len(indices)
+        self.ringed = n
+        if n == 0 or n > RING_MAX:
             self.highlight.clear()
         else:
-            self.highlight.setData(pos=np.asarray(xy, np.float32))
+            order = np.argsort(self.raster._order)                       # back to the caller's order
+            self.highlight.setData(pos=self.raster.xy[order][np.asarray(indices)].astype(np.float32))
+        if n > RING_MAX:
+            mask = np.zeros(len(self.raster), bool)
+            mask[np.asarray(indices)] = True
+            self.raster.set_emphasis(mask)
+        else:
+            self.raster.set_emphasis(None)
 
     def highlighted(self) -> int:
-        return len(self.highlight.data)
+        """How many points are highlighted (ringed or, for many, the ones not faded)."""
+        return self.ringed
 
 
 def class_colours(n: int) -> list[tuple[int, int, int]]:
