@@ -23,10 +23,10 @@ if [ "$what" = emoji ] || [ "$what" = all ]; then
   [ -f runs/emoji/emoji.json ] || $PY -m models.emoji_data --out runs/emoji
   mkdir -p runs
   OMP_NUM_THREADS=1 nice -n 10 $LE train vae --data runs/emoji --image-size 64 --channels 3 --latent-dim 32 --width 24 \
-    --batch-size 32 --epochs 100 --seed 0 --out assets/vae-emoji.safetensors --name "VAE (emoji, 64×64 RGB)" --quiet \
+    --batch-size 32 --epochs 60 --seed 0 --out assets/vae-emoji.safetensors --name "VAE (emoji, 64×64 RGB)" --quiet \
     > runs/vae-emoji.log 2>&1 &
   OMP_NUM_THREADS=1 nice -n 10 $LE train gan --data runs/emoji --image-size 64 --channels 3 --latent-dim 32 --width 16 \
-    --batch-size 64 --epochs 200 --seed 0 --out assets/gan-emoji.safetensors --name "DCGAN (emoji, 64×64 RGB)" --quiet \
+    --batch-size 64 --epochs 100 --seed 0 --out assets/gan-emoji.safetensors --name "DCGAN (emoji, 64×64 RGB)" --quiet \
     > runs/gan-emoji.log 2>&1 &
   wait
 fi
@@ -34,7 +34,7 @@ if [ "$what" = families ] || [ "$what" = all ]; then
   # the flow and the PixelCNN (Fashion-MNIST), side by side with one thread each; about 7.5 min a flow epoch
   # and 20-25 min a PixelCNN epoch on an idle core, 2-4x that on a shared one
   mkdir -p runs
-  OMP_NUM_THREADS=1 nice -n 10 $LE train flow --data fashion-mnist --epochs 7 --seed 0 \
+  OMP_NUM_THREADS=1 nice -n 10 $LE train flow --data fashion-mnist --epochs 3 --seed 0 \
     --out assets/flow-fmnist.safetensors --name "RealNVP/Glow flow (Fashion-MNIST)" --quiet > runs/flow-fmnist.log 2>&1 &
   OMP_NUM_THREADS=1 nice -n 10 $LE train pixelcnn --data fashion-mnist --width 24 --epochs 2 --seed 0 \
     --out assets/pixelcnn-fmnist.safetensors --name "Gated PixelCNN (Fashion-MNIST)" --quiet > runs/pixelcnn-fmnist.log 2>&1 &
