@@ -133,3 +133,33 @@ def test_a_newer_request_with_supersede_stops_the_running_one_and_only_the_newes
         assert results == ["new"]
     finally:
         ex.stop()
+
+
+def test_no_callback_outlives_its_job_when_a_running_job_is_superseded_or_cancelled(qtbot):
+    """A superseded or cancelled job's callbacks (and the model they capture) are let go of: a leak
+    of one model per superseded traversal sheet was found this way."""
+    from explorer.app.model_executor import ModelExecutor
+
+    ex = ModelExecutor()
+
+    def long(handle):
+        for _ in range(200):
+            handle.checkpoint()
+            time.sleep(0.002)
+        return "done"
+
+    try:
+        for i in range(5):
+            ex.submit("sheet", long, lambda r: None, pass_job=True, supersede=True)
+            qtbot.wait(20)
+        qtbot.waitUntil(ex.is_idle, timeout=20_000)
+        qtbot.wait(100)
+        assert ex._callbacks == {}
+        job = ex.submit("other", long, lambda r: None, pass_job=True)
+        qtbot.waitUntil(lambda: not ex.pending_keys(), timeout=10_000)
+        job.cancel()
+        qtbot.waitUntil(ex.is_idle, timeout=20_000)
+        qtbot.wait(100)
+        assert ex._callbacks == {}
+    finally:
+        ex.stop()

@@ -133,11 +133,13 @@ class _Thread(QThread):
 
     def execute(self, job: Job) -> None:
         if job.cancelled:
+            self.finished_job.emit(job, None, None)   # reported as cancelled: the GUI side lets go of it
             return
         outer, self.running = self.running, job
         try:
             result, err = job(), None
         except Cancelled:
+            self.finished_job.emit(job, None, None)
             return
         except Exception as exc:  # noqa: BLE001 - reported, never kills the thread
             if job.retry_on_oom and not job.retried and is_out_of_memory(exc) and self._fall_back(exc):
@@ -255,6 +257,7 @@ class ModelExecutor(QObject):
 
     def _on_finished(self, job: Job, result: Any, err: str | None) -> None:  # GUI thread
         job.finished = True
+        # every job ends here, cancelled ones too, so no callback (and what it captured) outlives its job
         on_done, on_error = self._callbacks.pop(job.ticket, (None, None))
         if job.cancelled or (job.owner is not None and not shiboken6.isValid(job.owner)):
             return
