@@ -163,3 +163,28 @@ def test_no_callback_outlives_its_job_when_a_running_job_is_superseded_or_cancel
         assert ex._callbacks == {}
     finally:
         ex.stop()
+
+
+def test_garbage_cycles_are_only_collected_on_the_gui_thread(qtbot):
+    """Automatic collection is off once an executor exists (a collection on the executor thread that
+    frees a Qt object can deadlock with the GUI thread); a GUI-thread timer collects instead."""
+    import gc
+
+    from explorer.app.model_executor import ModelExecutor
+
+    ex = ModelExecutor()
+    try:
+        assert not gc.isenabled()
+
+        class Cycle:
+            pass
+
+        before = len([o for o in gc.get_objects() if isinstance(o, Cycle)])
+        for _ in range(2000):
+            a, b = Cycle(), Cycle()
+            a.other, b.other = b, a
+        del a, b
+        qtbot.waitUntil(lambda: len([o for o in gc.get_objects() if isinstance(o, Cycle)]) <= before,
+                        timeout=10_000)
+    finally:
+        ex.stop()

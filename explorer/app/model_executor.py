@@ -45,6 +45,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from models.errors import Cancelled
 
 from ..errors import is_out_of_memory, log_exception
+from .gui_gc import collect_on_gui_thread
 
 LANES = ("control", "frame", "interactive", "queue")
 _DEFAULT_LANES = {"frame": "frame", "load": "control", "device": "control", "devices": "control"}
@@ -178,6 +179,7 @@ class ModelExecutor(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        collect_on_gui_thread()   # before a second thread exists: cycles are only ever freed here
         self._tickets = itertools.count(1)
         self._callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
         self._thread = _Thread()
