@@ -26,6 +26,8 @@ class Score:
     percentile: float
     verdict: str
     method: str
+    #: the verdict rests on an approximation, not a likelihood (a GAN's inversion): say so beside it
+    approximate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -177,7 +177,7 @@ def score_from_features(model, feats: dict[str, np.ndarray], ll: torch.Tensor | 
         out.append(Score(log_likelihood_nats=lp,
                          bits_per_dim=None if lp is None else float(likelihood.bits_per_dim(lp, dims)),
                          ood_statistic=v.ood_statistic, percentile=v.percentile, verdict=v.verdict,
-                         method=method))
+                         method=method, approximate=ll is None))
     return out
 
 

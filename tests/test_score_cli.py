@@ -15,7 +15,7 @@ from models import ood_sets
 from models.data import fashion_mnist
 
 FIELDS = ["source", "index", "log_likelihood_nats", "bits_per_dim", "ood_statistic", "percentile", "verdict",
-          "method"]
+          "method", "approximate"]
 
 
 def _cli(*args, check=True):
@@ -65,6 +65,7 @@ def test_score_json_on_a_file_a_folder_and_npy_arrays(inputs):
                        ("digits4d.npy", 0), ("digits4d.npy", 1), ("digits4d.npy", 2), ("digits4d.npy", 3)]
     assert all(r["log_likelihood_nats"] < 0 and r["bits_per_dim"] > 0 for r in rows)
     assert all("IWAE K=4" in r["method"] for r in rows)
+    assert all(r["approximate"] is False for r in rows)        # a VAE's verdict rests on its likelihood
     by = {(os.path.basename(r["source"]), r["index"]): r for r in rows}
     digit_pct = np.mean([by[("digits4d.npy", i)]["percentile"] for i in range(4)])
     garment_pct = np.mean([by[("three.npy", i)]["percentile"] for i in range(3)])
@@ -107,6 +108,9 @@ def test_score_gan_has_no_likelihood_and_table_output(inputs):
     _check_rows(rows)
     assert all(r["log_likelihood_nats"] is None and r["bits_per_dim"] is None for r in rows)
     assert all("approximation" in r["method"] for r in rows)
+    assert all(r["approximate"] is True for r in rows)         # marked in the JSON, not only in prose
+    gan_text = _cli("score", "--model", str(models.bundled("gan")), str(d / "three.npy")).stdout
+    assert gan_text.count("(approximation: no likelihood)") == 3, gan_text
     text = _cli("score", "--k", "2", "--model", str(models.bundled("beta-vae")), str(d / "pictures")).stdout
     assert "garment.png" in text and "digit.jpg" in text and "bits/dim" in text and "distribution" in text
 

@@ -70,7 +70,8 @@ def test_score_fields_and_the_fast_verdict_agree(bundled, test_images):
     assert len(scores) == len(fast) == 6
     for s, f in zip(scores, fast):
         assert set(s.to_dict()) == {"log_likelihood_nats", "bits_per_dim", "ood_statistic", "percentile",
-                                    "verdict", "method"}
+                                    "verdict", "method", "approximate"}
+        assert s.approximate == (bundled.family == "gan")
         assert s.verdict in (models.IN_DISTRIBUTION, models.OUT_OF_DISTRIBUTION)
         assert (s.ood_statistic, s.percentile, s.verdict) == (f.ood_statistic, f.percentile, f.verdict)
         if bundled.family == "vae":

@@ -1,7 +1,8 @@
 """Scored results from the app as CSV or JSON: one row per image in the Score dock's list, in order.
 
 The fields are those of ``latent-explorer score --json`` (a :class:`models.score.Score`'s fields:
-``log_likelihood_nats``, ``bits_per_dim``, ``ood_statistic``, ``percentile``, ``verdict``, ``method``),
+``log_likelihood_nats``, ``bits_per_dim``, ``ood_statistic``, ``percentile``, ``verdict``, ``method``,
+``approximate``),
 plus ``name``, ``status``, ``error`` and the model's name, so a table made in the app and one made by the
 CLI line up.  Images that failed or were not scored yet are rows too, with empty numbers and their
 status.  CSV has a header row; JSON is ``{"model": ..., "results": [...]}``.  Written atomically.
@@ -15,7 +16,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-SCORE_FIELDS = ("log_likelihood_nats", "bits_per_dim", "ood_statistic", "percentile", "verdict", "method")
+SCORE_FIELDS = ("log_likelihood_nats", "bits_per_dim", "ood_statistic", "percentile", "verdict", "method",
+                "approximate")
 FIELDS = ("name", "status", *SCORE_FIELDS, "error")
 
 

@@ -7,7 +7,8 @@ colour model keeps a picture's colour, a Fashion-MNIST model frames it like Fash
 ``--explain DIR`` also writes why (:mod:`models.ood_explain`): a PNG per image -- the image, its heat map
 (model bits minus a local model's bits per pixel; VAE) and its five nearest training images -- and
 ``DIR/explain.json``.  Prints a table, or with ``--json`` one JSON list of objects with exactly the fields
-``source, index, log_likelihood_nats, bits_per_dim, ood_statistic, percentile, verdict, method``, in the
+``source, index, log_likelihood_nats, bits_per_dim, ood_statistic, percentile, verdict, method, approximate``
+(true when the verdict rests on an approximation, e.g. a GAN's inversion, not a likelihood), in the
 order of the inputs.
 
 A file that cannot be read gets one line on stderr and the others are still scored; in ``--json`` it is
@@ -25,7 +26,7 @@ from pathlib import Path
 #: Images per scoring batch; the progress bar appears when there is more than one batch.
 BATCH = 64
 FIELDS = ("source", "index", "log_likelihood_nats", "bits_per_dim", "ood_statistic", "percentile", "verdict",
-          "method")
+          "method", "approximate")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -203,7 +204,8 @@ def _table(rows: list[dict], model) -> None:
         if len(label) > width:
             label = "…" + label[-(width - 1):]
         print(f"{label:<{width}}  {num(r['log_likelihood_nats'], '12.1f')}  {num(r['bits_per_dim'], '8.3f')}  "
-              f"{r['ood_statistic']:9.2f}  {r['percentile']:6.1f}  {r['verdict']}")
+              f"{r['ood_statistic']:9.2f}  {r['percentile']:6.1f}  {r['verdict']}"
+              f"{' (approximation: no likelihood)' if r.get('approximate') else ''}")
     n_ood = sum(r["verdict"] != "in-distribution" for r in rows)
     print(f"{len(rows)} {'image' if len(rows) == 1 else 'images'}, {n_ood} out of distribution")
 
