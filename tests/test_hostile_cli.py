@@ -57,24 +57,8 @@ DRIVER = r'''
 import ctypes, io, json, os, sys, time, traceback
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-def drop_read_override():
-    """Stay root (so the checkout, the venv and the temp files this user owns stay readable wherever
-    they live) but give up CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: from here on file modes apply
-    to this process as to anyone, so a mode-000 file is unreadable to it."""
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32)]
-    libc = ctypes.CDLL(None, use_errno=True)
-    header, data = Header(0x20080522, 0), (Data * 2)()      # _LINUX_CAPABILITY_VERSION_3
-    if libc.capget(ctypes.byref(header), data) != 0:
-        raise OSError(ctypes.get_errno(), "capget failed")
-    keep = ~((1 << 1) | (1 << 2)) & 0xFFFFFFFF                # CAP_DAC_OVERRIDE = 1, CAP_DAC_READ_SEARCH = 2
-    for field in ("effective", "permitted", "inheritable"):
-        setattr(data[0], field, getattr(data[0], field) & keep)
-    if libc.capset(ctypes.byref(header), data) != 0:
-        raise OSError(ctypes.get_errno(), "capset failed")
+sys.path.insert(0, os.environ["LE_TESTS_DIR"])
+from drop_privileges import drop_read_override
 import explorer.cli as cli
 import models, models.intake, models.checkpoint, safetensors.torch
 from PIL import Image
@@ -151,7 +135,7 @@ def cli_runs():
     for i, case in enumerate(CASES):
         jobs.append({"argv": _argv(case), "out": str(work / f"{i}.out"), "err": str(work / f"{i}.err"),
                      "drop_read_override": bool(case.unreadable and IS_ROOT)})
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(ROOT), "LE_TESTS_DIR": str(ROOT / "tests")}
     env.pop("LATENT_EXPLORER_DEBUG", None)
     proc = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(jobs), capture_output=True,
                           text=True, timeout=600, cwd=str(ROOT), env=env)
