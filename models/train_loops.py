@@ -93,7 +93,16 @@ class VAELoop(_Loop):
         return {"directions": {"kl": [round(v, 5) for v in kl], "measured_on": ref.name}}
 
 
-class FlowLoop(_Loop):
+class _LikelihoodLoop(_Loop):
+    """A family trained by maximum likelihood: ``self.fwd(x)`` gives log p(x) in nats per image."""
+
+    def step(self, xb: torch.Tensor, epoch: int) -> dict[str, float]:
+        loss = -self.fwd(xb).mean() / self.dims
+        self._train_step(loss)
+        return {"loss_bpd": loss.item() / math.log(2)}
+
+
+class FlowLoop(_LikelihoodLoop):
     batch_default = 64
 
     def __init__(self, model, cfg, opt_state, x_first=None) -> None:
@@ -104,11 +113,6 @@ class FlowLoop(_Loop):
                 model.net.log_prob_y((torch.round(x_first.float()) + torch.rand_like(x_first.float())) / 256.0)
         self.fwd = distributed.wrap(_Objective(model.net, lambda x: model.log_prob_nats(x, torch.rand_like(x))))
 
-    def step(self, xb: torch.Tensor, epoch: int) -> dict[str, float]:
-        loss = -self.fwd(xb).mean() / self.dims
-        self._train_step(loss)
-        return {"loss_bpd": loss.item() / math.log(2)}
-
     @torch.no_grad()
     def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:
         return {"heldout_bpd": self._held_bpd(x_held, lambda x: self.model.log_likelihood(x, 1), 500)}
@@ -118,17 +122,12 @@ class FlowLoop(_Loop):
         return {"directions": {**self.model.metadata.get("directions", {}), "measured_on": heldout.name}}
 
 
-class PixelCNNLoop(_Loop):
+class PixelCNNLoop(_LikelihoodLoop):
     batch_default = 64
 
     def __init__(self, model, cfg, opt_state, x_first=None) -> None:
         super().__init__(model, cfg, opt_state)
         self.fwd = distributed.wrap(_Objective(model.net, model.log_prob_nats))
-
-    def step(self, xb: torch.Tensor, epoch: int) -> dict[str, float]:
-        loss = -self.fwd(xb).mean() / self.dims
-        self._train_step(loss)
-        return {"loss_bpd": loss.item() / math.log(2)}
 
     @torch.no_grad()
     def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:

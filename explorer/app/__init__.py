@@ -28,30 +28,12 @@ def create_window(checkpoint: str | os.PathLike | None = None, device: str = "au
     return win
 
 
-def assets_dir():
-    """The bundled ``assets/`` folder, found without importing ``models`` (which imports torch) on the
-    GUI thread; None if the package is not there."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("models")
-    if spec is None or spec.origin is None:
-        return None
-    return Path(spec.origin).resolve().parent.parent / "assets"
-
-
-def bundled_checkpoints() -> list:
-    """Every bundled checkpoint (File → Examples), the Fashion-MNIST models first."""
-    folder = assets_dir()
-    files = sorted(folder.glob("*.safetensors")) if folder is not None else []
-    return sorted(files, key=lambda p: (not p.stem.endswith("-fmnist"), p.stem))
-
-
 def default_checkpoint():
-    """The bundled Fashion-MNIST VAE, if it is there."""
-    folder = assets_dir()
-    p = folder / "vae-fmnist.safetensors" if folder is not None else None
-    return p if p is not None and p.exists() else None
+    """The bundled Fashion-MNIST VAE, if it is there (``import models`` is lazy: no torch here)."""
+    import models
+
+    p = models.bundled("vae")
+    return p if p.exists() else None
 
 
 def main(checkpoint: str | os.PathLike | None = None, device: str = "auto") -> int:

@@ -25,15 +25,15 @@ class FrameStats:
         """``frame`` (with ``token`` and ``requested_at``) is about to reach the canvas."""
         self._pending = frame
 
-    def shown(self, token: int, painted_at: float) -> bool:
-        """The canvas painted the frame with ``token``; True if it was the one expected."""
+    def shown(self, token: int, painted_at: float):
+        """The canvas painted the frame with ``token``: that frame if it was the one expected, else None."""
         f = self._pending
         if f is None or f.token != token:
-            return False
+            return None
         self._pending = None
         self.last_ms = (painted_at - f.requested_at) * 1000.0
         self._painted.append(painted_at)
-        return True
+        return f
 
     def fps(self, now: float | None = None) -> float:
         now = time.perf_counter() if now is None else now

@@ -298,9 +298,9 @@ class MainWindow(QMainWindow):
         self.state.post_frame(frame)
 
     def _frame_shown(self, token: int) -> None:
-        f = self.frame_stats._pending
-        if self.frame_stats.shown(token, self.canvas.painted_at) and f is not None:
-            f.shown_at = self.canvas.painted_at
+        frame = self.frame_stats.shown(token, self.canvas.painted_at)
+        if frame is not None:
+            frame.shown_at = self.canvas.painted_at
 
     def _frame_failed(self, message: str) -> None:
         self.last_render_error = message

@@ -76,9 +76,9 @@ def create_menus(window) -> None:
     window.file_menu.addAction(window.open_action)
     window.recent = RecentFiles(window.settings, window.file_menu.addMenu("Open &Recent"), window.open_model)
     window.examples_menu = window.file_menu.addMenu("&Examples")
-    from . import bundled_checkpoints
+    import models                 # lazy package: lists assets/ without importing torch
 
-    for path in bundled_checkpoints():
+    for path in models.bundled_models():
         a = window.examples_menu.addAction(path.stem, lambda _=False, p=path: window.open_model(p))
         a.setStatusTip(f"Open the bundled {path.name}")
     if window.examples_menu.isEmpty():
