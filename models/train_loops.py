@@ -10,6 +10,10 @@ Objectives, all minimised per image and reported in bits/dim where they are like
   (:mod:`models.flow`), a bound on the 8-bit image's −log P(x);
 * PixelCNN: the exact −log p(x) (:mod:`models.pixelcnn`).
 
+A conditional VAE or GAN (:mod:`models.conditional`) gets each batch's labels ``y`` (-1: none); a share
+:data:`~models.conditional.LABEL_DROPOUT` of them is replaced by "no class" every step, which trains the
+class-agnostic mode that label-free calls (scoring, ``y=None``) use.  Unconditional models get ``None``.
+
 Under torchrun every loop trains the network through :class:`torch.nn.parallel.DistributedDataParallel`
 (:mod:`models.distributed`): the module called in each step is the DDP wrapper, so gradients are
 averaged across ranks during ``backward``.
@@ -25,6 +29,7 @@ from torch import nn
 
 from . import data as data_mod
 from . import distributed
+from .conditional import drop_labels
 
 
 class _Objective(nn.Module):
@@ -72,18 +77,28 @@ class _Loop:
 class VAELoop(_Loop):
     def __init__(self, model, cfg, opt_state, x_first=None) -> None:
         super().__init__(model, cfg, opt_state)
-        self.fwd = distributed.wrap(_Objective(model.net, lambda x: model.elbo_terms(x)))
+        self.fwd = distributed.wrap(_Objective(model.net, lambda x, y=None: model.elbo_terms(x, y=y)))
 
-    def step(self, xb: torch.Tensor, epoch: int) -> dict[str, float]:
-        rec, kl = self.fwd(xb)
+    def step(self, xb: torch.Tensor, epoch: int, yb: torch.Tensor | None = None) -> dict[str, float]:
+        rec, kl = self.fwd(xb) if yb is None else self.fwd(xb, drop_labels(yb))
         loss = -(rec - self.model.beta * kl).mean() / self.dims
         self._train_step(loss)
         return {"loss_bpd": loss.item() / math.log(2), "kl_nats": kl.mean().item()}
 
     @torch.no_grad()
-    def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:
+    def evaluate(self, x_held: torch.Tensor, y_held: torch.Tensor | None = None) -> dict[str, float]:
         # b bounds the memory of the mixture's maps
-        return {"heldout_elbo_bpd": self._held_bpd(x_held, self.model.elbo, 400_000 // self.dims)}
+        b = 400_000 // self.dims
+        out = {"heldout_elbo_bpd": self._held_bpd(x_held, self.model.elbo, b)}
+        if y_held is not None:     # conditional: the bound on -log p(x | y) with each image's own class
+            labels = iter(torch.split(y_held, max(16, min(1000, b))))
+            out["heldout_class_elbo_bpd"] = self._held_bpd(x_held, lambda x: self._class_elbo(x, next(labels)), b)
+        return out
+
+    @torch.no_grad()
+    def _class_elbo(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        rec, kl = self.model.elbo_terms(x, y=y)
+        return rec - kl
 
     def finish(self, heldout: data_mod.Split, cfg) -> dict[str, Any]:
         ref = heldout
@@ -96,7 +111,7 @@ class VAELoop(_Loop):
 class _LikelihoodLoop(_Loop):
     """A family trained by maximum likelihood: ``self.fwd(x)`` gives log p(x) in nats per image."""
 
-    def step(self, xb: torch.Tensor, epoch: int) -> dict[str, float]:
+    def step(self, xb: torch.Tensor, epoch: int, yb: torch.Tensor | None = None) -> dict[str, float]:
         loss = -self.fwd(xb).mean() / self.dims
         self._train_step(loss)
         return {"loss_bpd": loss.item() / math.log(2)}
@@ -114,7 +129,7 @@ class FlowLoop(_LikelihoodLoop):
         self.fwd = distributed.wrap(_Objective(model.net, lambda x: model.log_prob_nats(x, torch.rand_like(x))))
 
     @torch.no_grad()
-    def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:
+    def evaluate(self, x_held: torch.Tensor, y_held: torch.Tensor | None = None) -> dict[str, float]:
         return {"heldout_bpd": self._held_bpd(x_held, lambda x: self.model.log_likelihood(x, 1), 500)}
 
     def finish(self, heldout: data_mod.Split, cfg) -> dict[str, Any]:
@@ -130,7 +145,7 @@ class PixelCNNLoop(_LikelihoodLoop):
         self.fwd = distributed.wrap(_Objective(model.net, model.log_prob_nats))
 
     @torch.no_grad()
-    def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:
+    def evaluate(self, x_held: torch.Tensor, y_held: torch.Tensor | None = None) -> dict[str, float]:
         return {"heldout_bpd": self._held_bpd(x_held, self.model.log_likelihood, 500)}
 
 
@@ -151,21 +166,23 @@ class GANLoop:
         self.d = distributed.wrap(net.discriminator)
         self.e = distributed.wrap(net.encoder)
 
-    def step(self, xb: torch.Tensor, epoch: int) -> dict[str, float]:
+    def step(self, xb: torch.Tensor, epoch: int, yb: torch.Tensor | None = None) -> dict[str, float]:
         net, dev = self.model.net, xb.device
         b = xb.shape[0]
         real = xb * 2 - 1
         z = torch.randn(b, net.latent_dim, device=dev)
-        fake = self.g(z)
+        # conditional: D sees each real image with its (sometimes dropped) label, G draws the same labels
+        y = () if yb is None else (drop_labels(yb),)
+        fake = self.g(z, *y)
         # discriminator: real -> 1, fake -> 0 (one-sided label smoothing 0.9)
-        d_real, d_fake = self.d(real), self.d(fake.detach())
+        d_real, d_fake = self.d(real, *y), self.d(fake.detach(), *y)
         loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 0.9))
                   + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
         # generator: non-saturating loss
-        d_gen = self.d(fake)
+        d_gen = self.d(fake, *y)
         loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -173,7 +190,7 @@ class GANLoop:
         # encoder: recover z from G(z), and reconstruct real images through the (frozen, eval) G
         net.generator.eval()
         z_hat = self.e(fake.detach())
-        rec = net.generator(self.e(real))
+        rec = net.generator(self.e(real), *y)
         loss_e = F.mse_loss(z_hat, z) + F.mse_loss(rec, real)
         self.opt_e.zero_grad(set_to_none=True)
         loss_e.backward()
@@ -182,9 +199,10 @@ class GANLoop:
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_e": loss_e.item()}
 
     @torch.no_grad()
-    def evaluate(self, x_held: torch.Tensor) -> dict[str, float]:
+    def evaluate(self, x_held: torch.Tensor, y_held: torch.Tensor | None = None) -> dict[str, float]:
         x = x_held[:2000].float() / 255
-        rec = self.model.decode(self.model.encode(x))
+        y = {} if y_held is None else {"y": y_held[:2000]}
+        rec = self.model.decode(self.model.encode(x), **y)
         return {"heldout_encoder_rec_mse": float(F.mse_loss(rec, x))}
 
     def finish(self, heldout: data_mod.Split, cfg) -> dict[str, Any]:

@@ -50,6 +50,7 @@ class TrainConfig:
     max_images: int | None = None     # folders: read only N images (a seeded random subset)
     width: int | None = None          # feature channels of the finest stage (default: the family's)
     resume: bool = False
+    conditional: bool = False         # class-conditional VAE/GAN: labels from Fashion-MNIST or sub-folder names
     name: str | None = None
     calibrate: bool = True
     command: str = field(default_factory=lambda: shlex.join(["latent-explorer", *sys.argv[1:]]))
@@ -81,14 +82,22 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         if not out.exists() or not spath.exists():
             raise TrainingError(f"cannot resume: {out} or {spath} is missing; start without --resume")
         model = checkpoint.load(out, device=device)
+        if model.conditional != cfg.conditional:
+            raise TrainingError(f"cannot resume: {out} was trained {'with' if model.conditional else 'without'} "
+                                f"--conditional; resume with the same options")
         channels, h, w = model.image_shape   # the data is read at the shape the model was built for
         size = (h, w)
     train_split, heldout = data_mod.load_training_data(cfg.data, size=size, channels=channels,
                                                        max_images=cfg.max_images)
     if cfg.limit:
         train_split.images, train_split.labels = train_split.images[:cfg.limit], train_split.labels[:cfg.limit]
+    if cfg.conditional:
+        _check_labels(cfg, train_split)
     x_train = train_split.images.to(device)
     x_held = heldout.images.to(device)
+    # labels (-1: none) reach the loops of conditional models only
+    y_train = train_split.labels.to(device) if cfg.conditional else None
+    y_held = heldout.labels.to(device) if cfg.conditional else None
     if cfg.resume:
         state = torch.load(spath, map_location="cpu", weights_only=True)
         done = int(model.metadata.get("training", {}).get("epochs", -1))
@@ -102,7 +111,7 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
             torch.manual_seed(cfg.seed + 1000 * start_epoch + distributed.rank())
         log(f"resuming {out} after epoch {start_epoch}")
     else:
-        model = build_model(cfg, list(train_split.images.shape[1:]), device)
+        model = build_model(cfg, list(train_split.images.shape[1:]), device, len(train_split.classes))
     if start_epoch >= cfg.epochs:
         log(f"{out} already has {start_epoch} epochs; nothing to do (raise --epochs to train more)")
         return model
@@ -120,8 +129,9 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
                    disable=not (progress and main), file=sys.stderr, dynamic_ncols=True, leave=False)
         totals: dict[str, float] = {}
         for i in bar:
-            xb = x_train[perm[i * loop.batch_size:(i + 1) * loop.batch_size]].float() / 255.0
-            stats = loop.step(xb, epoch)
+            idx = perm[i * loop.batch_size:(i + 1) * loop.batch_size]
+            xb = x_train[idx].float() / 255.0
+            stats = loop.step(xb, epoch, None if y_train is None else y_train[idx])
             for k, v in stats.items():
                 totals[k] = totals.get(k, 0.0) + v
             if i % 20 == 0:
@@ -129,7 +139,7 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         bar.close()
         model.net.eval()
         metrics = distributed.mean_over_ranks({k: v / steps for k, v in totals.items()})
-        metrics.update(loop.evaluate(x_held))
+        metrics.update(loop.evaluate(x_held, y_held))
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrainingError(f"training diverged in epoch {epoch + 1} (metrics {metrics}); the last good "
                                 f"checkpoint is {out}. Try a lower --lr.")
@@ -149,6 +159,10 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
                     "wall_seconds": round(sum(h.get("seconds", 0.0) for h in history), 1),
                     "torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
                     "world_size": distributed.world_size()}
+        if cfg.conditional:
+            from .conditional import LABEL_DROPOUT
+
+            training.update(conditional=True, label_dropout=LABEL_DROPOUT)
         dataset = {"name": train_split.name.split("/")[0], "classes": train_split.classes,
                    "train_images": n, "heldout_images": len(heldout)}
         if cfg.data not in ("fashion-mnist", "fmnist"):
@@ -169,9 +183,23 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
     return model
 
 
-def build_model(cfg: TrainConfig, image_shape: list[int], device: torch.device) -> GenerativeModel:
-    """A new, untrained model of ``cfg.family`` for images of ``image_shape``."""
+def _check_labels(cfg: TrainConfig, split: data_mod.Split) -> None:
+    if cfg.family not in ("vae", "gan"):
+        raise TrainingError(f"--conditional applies to the VAE and the GAN, not the {cfg.family}")
+    if len(split.classes) < 2:
+        raise TrainingError(f"--conditional needs classes: {cfg.data} has {len(split.classes)}; put the images "
+                            f"in one sub-folder per class (the folder names become the class names)")
+
+
+def build_model(cfg: TrainConfig, image_shape: list[int], device: torch.device,
+                n_classes: int = 0) -> GenerativeModel:
+    """A new, untrained model of ``cfg.family`` for images of ``image_shape`` (of ``n_classes`` classes
+    when ``cfg.conditional``)."""
     config: dict[str, Any] = {"image_shape": list(image_shape)}
+    if cfg.conditional:   # the embedding's size is recorded, so a later default cannot change a checkpoint
+        from .conditional import CLASS_DIM
+
+        config.update(n_classes=int(n_classes), class_dim=CLASS_DIM)
     if cfg.family in ("vae", "gan"):
         if cfg.latent_dim:
             config["latent_dim"] = int(cfg.latent_dim)

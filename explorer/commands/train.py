@@ -1,4 +1,4 @@
-"""latent-explorer train {vae,gan,flow,pixelcnn} --data fashion-mnist|FOLDER [--image-size S] [--channels 1|3] --epochs N --out FILE"""
+"""latent-explorer train {vae,gan,flow,pixelcnn} --data fashion-mnist|FOLDER [--image-size S] [--channels 1|3] [--conditional] --epochs N --out FILE"""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=None,
                    help="VAE/GAN: feature channels of the finest stage, doubling per stage up to 8x (default 32); "
                         "flow/PixelCNN: hidden channels of every layer (default 64 / 32)")
+    p.add_argument("--conditional", action="store_true",
+                   help="VAE/GAN: class-conditional (labels: the Fashion-MNIST classes, or a folder's sub-folder "
+                        "names); sample and interpolate then take --class")
     p.add_argument("--name", default=None, help="display name stored in the checkpoint")
     p.add_argument("--resume", action="store_true", help="continue from --out and its .train-state.pt")
     p.add_argument("--no-calibrate", action="store_true", help="skip the OOD calibration at the end")
@@ -39,7 +42,7 @@ _OPTIONS = [("data", "--data"), ("image_size", "--image-size"), ("channels", "--
             ("max_images", "--max-images"), ("epochs", "--epochs"), ("beta", "--beta"), ("latent_dim", "--latent-dim"),
             ("width", "--width"), ("batch_size", "--batch-size"), ("lr", "--lr"), ("limit", "--limit"),
             ("seed", "--seed"), ("device", "--device"), ("out", "--out"), ("name", "--name")]
-_SWITCHES = [("resume", "--resume"), ("no_calibrate", "--no-calibrate"), ("quiet", "--quiet")]
+_SWITCHES = [("conditional", "--conditional"), ("resume", "--resume"), ("no_calibrate", "--no-calibrate"), ("quiet", "--quiet")]
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -61,11 +64,16 @@ def run(args: argparse.Namespace) -> int:
     if args.family != "vae" and args.beta != 1.0:
         print("latent-explorer: error: --beta applies to VAEs only", file=sys.stderr)
         return 2
+    if args.conditional and args.family not in ("vae", "gan"):
+        print(f"latent-explorer: error: --conditional applies to the VAE and the GAN, not the {args.family}",
+              file=sys.stderr)
+        return 2
     cfg = TrainConfig(family=args.family, data=args.data, epochs=args.epochs, out=args.out, beta=args.beta,
                       latent_dim=args.latent_dim, seed=args.seed, device=args.device, batch_size=args.batch_size,
                       lr=args.lr, limit=args.limit, resume=args.resume, name=args.name,
                       calibrate=not args.no_calibrate, image_size=args.image_size, channels=args.channels,
-                      max_images=args.max_images, width=args.width, command=command_line(args))
+                      max_images=args.max_images, width=args.width, conditional=args.conditional,
+                      command=command_line(args))
     try:
         train(cfg, progress=not args.quiet)
     except TrainingError as exc:
