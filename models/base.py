@@ -115,6 +115,32 @@ class GenerativeModel(ABC):
     def class_names(self) -> list[str]:
         return list(self.metadata.get("dataset", {}).get("classes", []))
 
+    # ----------------------------------------------------------------- classes (models.conditional)
+    #: the class ``decode(z)`` draws when no ``y`` is given (None: no class, the whole data set); the
+    #: app's class selector sets it as a job on the model executor, like a device move
+    default_class: int | None = None
+
+    @property
+    def n_classes(self) -> int:
+        """Classes a conditional model draws on request (``decode(z, y)``); 0 for an unconditional one."""
+        return int(self.config.get("n_classes", 0) or 0)
+
+    @property
+    def conditional(self) -> bool:
+        return self.n_classes > 0
+
+    def set_default_class(self, y: int | None) -> None:
+        """The class ``decode(z)`` draws from now on (None: no class); ignored by unconditional models."""
+        if y is not None and not 0 <= int(y) < self.n_classes:
+            from .conditional import ClassError, listing
+
+            raise ClassError(f"{self.name} has no class {y}; its classes are {listing(self) or 'none'}")
+        self.default_class = None if y is None else int(y)
+
+    def _class_of(self, y):
+        """The ``y`` a conditional family decodes with: ``y``, else :attr:`default_class`."""
+        return self.default_class if y is None else y
+
     def to(self, device: str | torch.device) -> "GenerativeModel":
         dev = resolve_device(device)
         self.net.to(dev)
@@ -164,9 +190,11 @@ class GenerativeModel(ABC):
         return z.to(self.device)
 
     @torch.no_grad()
-    def sample(self, n: int, *, temperature: float = 1.0, seed: int | None = None) -> torch.Tensor:
-        """``n`` images (N, C, H, W) in [0, 1]; the same seed gives the same images."""
-        return self.decode(self.prior_z(n, temperature=temperature, seed=seed))
+    def sample(self, n: int, *, temperature: float = 1.0, seed: int | None = None, y=None) -> torch.Tensor:
+        """``n`` images (N, C, H, W) in [0, 1]; the same seed gives the same images (the same z for every
+        class).  ``y``: the class of a conditional model (:mod:`models.conditional`); others ignore it."""
+        z = self.prior_z(n, temperature=temperature, seed=seed)
+        return self.decode(z, y=y) if self.conditional else self.decode(z)
 
     # ----------------------------------------------------------------- helpers for subclasses
     def _as_batch(self, x: torch.Tensor) -> torch.Tensor:
