@@ -6,6 +6,7 @@
     latent-explorer sample FILE -n 64 --out grid.png
     latent-explorer score [--model FILE] PATH...
     latent-explorer calibrate FILE
+    latent-explorer prior FILE [--data fashion-mnist|FOLDER] [--epochs 30]
     latent-explorer interpolate FILE --from A --to B --steps N --out path.gif
     latent-explorer traverse FILE [--direction I|all] [--steps 9] --out sheet.png
     latent-explorer bench [--model FILE] [--json]
@@ -34,6 +35,7 @@ COMMANDS = {
     "traverse": "Sweep latent directions over ±3σ around a base code; write the traversal sheet.",
     "score": "Likelihood (nats, bits/dim) and an OOD verdict for images, folders or .npy arrays.",
     "calibrate": "Recompute a checkpoint's OOD calibration on held-out in-distribution data.",
+    "prior": "Fit a learned prior to a VAE's codes (samples from where images are); rewrites FILE.",
     "bench": "Measure live rendering offscreen: decode, frame latency, bursts, startup, memory.",
     "export": "Write a checkpoint as a torch.export (.pt2) or ONNX decoder + encoder with a manifest.",
     "map": "Map a data set's codes in 2-D (PCA, UMAP or t-SNE): a picture and a CSV of coordinates.",

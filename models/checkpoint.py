@@ -50,7 +50,7 @@ __all__ = ["FORMAT_TAG", "FORMAT_VERSION", "CheckpointError", "save", "load", "r
 
 FORMAT_TAG = "latent-explorer-checkpoint"
 FORMAT_VERSION = 1
-JSON_FIELDS = ("config", "image", "dataset", "training", "calibration", "directions")
+JSON_FIELDS = ("config", "image", "dataset", "training", "calibration", "directions", "prior")
 
 
 def _families() -> dict[str, Callable[..., GenerativeModel]]:

@@ -1,7 +1,8 @@
 """The importance-weighted log-likelihood estimate: the one estimator behind every likelihood figure.
 
-For a model with a diagonal-Gaussian posterior q(z|x) = N(mu(x), diag sigma(x)^2), a standard-normal
-prior p(z) and a decoder likelihood p(x|z) (Burda, Grosse & Salakhutdinov 2016):
+For a model with a diagonal-Gaussian posterior q(z|x) = N(mu(x), diag sigma(x)^2), a prior p(z)
+(standard normal, or the learned prior of :mod:`models.latent_prior` via ``model.log_prior``) and a
+decoder likelihood p(x|z) (Burda, Grosse & Salakhutdinov 2016):
 
     log p(x) ≈ logsumexp_k [log p(x|z_k) + log p(z_k) − log q(z_k|x)] − log K,
     z_k = mu(x) + sigma(x) · eps_k,  eps_k ~ N(0, I),  k = 1..K
@@ -50,6 +51,7 @@ def iwae_log_likelihood(model, x: torch.Tensor, k: int, *, seed: int = IWAE_SEED
     if x.dtype == torch.uint8:
         x = from_uint8(x)
     mu, logvar = posterior if posterior is not None else model.posterior(x)
+    log_p_z = getattr(model, "log_prior", None) or (lambda z: -0.5 * (math.log(2 * math.pi) + z ** 2).sum(-1))
     x = x.to(mu.device, torch.float32)
     n, d = mu.shape
     eps = importance_samples(k, d, seed).to(mu.device, mu.dtype)
@@ -70,7 +72,7 @@ def iwae_log_likelihood(model, x: torch.Tensor, k: int, *, seed: int = IWAE_SEED
             z = m[:, None] + s[:, None] * e[None]                              # (b, kc, d)
             # log q(z|x) = log N(eps; 0, I) - sum log sigma   (z = mu + sigma * eps)
             log_q = log_q_eps[j:j + kc][None] - 0.5 * lv.sum(-1, keepdim=True)
-            log_prior = -0.5 * (math.log(2 * math.pi) + z ** 2).sum(-1)
+            log_prior = log_p_z(z)
             xr = xb[:, None].expand(b, e.shape[0], *xb.shape[1:]).reshape(b * e.shape[0], *xb.shape[1:])
             log_lik = model.log_px_given_z(xr, z.reshape(b * e.shape[0], d)).view(b, e.shape[0])
             parts.append((log_lik + log_prior - log_q).double())

@@ -16,8 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import conv_geometry, likelihood
+from . import conv_geometry, latent_prior, likelihood
 from .base import Direction, GenerativeModel
+from .conditional import CLASS_DIM, make_embedding
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "latent_dim": 16,
@@ -40,7 +41,8 @@ class ConvVAENet(nn.Module):
     """
 
     def __init__(self, latent_dim: int = 16, image_shape=(1, 28, 28), channels: int = 32, n_mix: int = 3,
-                 beta: float = 1.0) -> None:
+                 beta: float = 1.0, prior: dict | None = None, n_classes: int = 0,
+                 class_dim: int = CLASS_DIM) -> None:
         super().__init__()
         self.plan = conv_geometry.plan(image_shape)
         c = self.plan.image_shape[0]
@@ -51,23 +53,30 @@ class ConvVAENet(nn.Module):
         for w_in, w_out in zip([c, *widths[:-1]], widths):
             down += [nn.Conv2d(w_in, w_out, 4, 2, 1), nn.SiLU()]
         self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(widths[-1] * bh * bw, 2 * self.latent_dim))
+        # a conditional decoder p(x | z, y) also reads a class embedding (models.conditional); q(z | x) does not
+        self.class_embed, class_dim = make_embedding({"n_classes": n_classes, "class_dim": class_dim})
         up: list[nn.Module] = []
         for w_in, w_out in zip(widths[::-1], [*widths[-2::-1], widths[0]]):
             up += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.SiLU()]
         self.decoder = nn.Sequential(
-            nn.Linear(self.latent_dim, widths[-1] * bh * bw), nn.SiLU(),
+            nn.Linear(self.latent_dim + class_dim, widths[-1] * bh * bw), nn.SiLU(),
             nn.Unflatten(1, (widths[-1], bh, bw)),
             *up,
             nn.Conv2d(widths[0], c * 3 * self.n_mix, 3, 1, 1),
         )
+        # A learned prior over z (models.latent_prior), when one was fitted; None is N(0, I).
+        self.prior = latent_prior.build(self.latent_dim, prior)
 
     def posterior(self, x01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """mu, logvar of q(z|x) for images in [0, 1]."""
         mu, logvar = self.encoder(self.plan.pad_input(x01 * 2.0 - 1.0)).chunk(2, dim=1)
         return mu, logvar.clamp(-12.0, 8.0)
 
-    def decoder_params(self, z: torch.Tensor) -> torch.Tensor:
-        """(N, C * 3 * n_mix, H, W) mixture parameters (layout: :func:`models.likelihood.split_params`)."""
+    def decoder_params(self, z: torch.Tensor, y=None) -> torch.Tensor:
+        """(N, C * 3 * n_mix, H, W) mixture parameters (layout: :func:`models.likelihood.split_params`);
+        ``y``: the class of a conditional decoder (:mod:`models.conditional`; None: no class given)."""
+        if self.class_embed is not None:
+            z = torch.cat([z, self.class_embed(y, z.shape[0], z.device)], 1)
         return self.plan.crop_output(self.decoder(z))
 
 
@@ -88,7 +97,9 @@ class VAEModel(GenerativeModel):
     def build(cls, config: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
               device: str | torch.device = "cpu") -> "VAEModel":
         cfg = {**DEFAULT_CONFIG, **(config or {})}
-        net = ConvVAENet(cfg["latent_dim"], tuple(cfg["image_shape"]), cfg["channels"], cfg["n_mix"], cfg["beta"])
+        net = ConvVAENet(cfg["latent_dim"], tuple(cfg["image_shape"]), cfg["channels"], cfg["n_mix"], cfg["beta"],
+                         prior=cfg.get("prior"), n_classes=cfg.get("n_classes", 0),
+                         class_dim=cfg.get("class_dim", CLASS_DIM))
         return cls(net, cfg, metadata, device)
 
     @property
@@ -97,9 +108,10 @@ class VAEModel(GenerativeModel):
 
     # ----------------------------------------------------------------- interface
     @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, y=None) -> torch.Tensor:
+        """Images of latents ``z`` (of class ``y`` for a conditional model; None: :attr:`default_class`)."""
         z = self._as_latent(z)
-        return likelihood.mean_image(self.net.decoder_params(z), self.net.n_mix)
+        return likelihood.mean_image(self.net.decoder_params(z, self._class_of(y)), self.net.n_mix)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -109,15 +121,31 @@ class VAEModel(GenerativeModel):
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net.posterior(self._as_batch(x))
 
-    def log_px_given_z(self, x01: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return likelihood.log_prob(x01, self.net.decoder_params(z), self.net.n_mix)
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) in nats over the last dimension: the learned prior when one was fitted, else N(0, I)."""
+        if self.net.prior is None:
+            return standard_normal_log_prob(z)
+        return self.net.prior.log_prob(z)
 
-    def elbo_terms(self, x: torch.Tensor, *, sample: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def prior_z(self, n: int, *, temperature: float = 1.0, seed: int | None = None) -> torch.Tensor:
+        """``temperature * eps`` (:meth:`GenerativeModel.prior_z`), carried through the learned prior's
+        inverse flow when the model has one (the same eps for the same seed either way)."""
+        u = super().prior_z(n, temperature=temperature, seed=seed)
+        if self.net.prior is None:
+            return u
+        with torch.no_grad():
+            return self.net.prior.inverse(u)
+
+    def log_px_given_z(self, x01: torch.Tensor, z: torch.Tensor, y=None) -> torch.Tensor:
+        """log p(x | z[, y]) per image, nats (a conditional model without ``y``: the no-class mode)."""
+        return likelihood.log_prob(x01, self.net.decoder_params(z, y), self.net.n_mix)
+
+    def elbo_terms(self, x: torch.Tensor, *, sample: bool = True, y=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction log-likelihood, KL) per image, in nats (differentiable)."""
         x = self._as_batch(x)
         mu, logvar = self.net.posterior(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
-        rec = self.log_px_given_z(x, z)
+        rec = self.log_px_given_z(x, z, y)
         kl = 0.5 * (mu ** 2 + logvar.exp() - 1.0 - logvar).sum(1)
         return rec, kl
 
@@ -135,7 +163,8 @@ class VAEModel(GenerativeModel):
         return iwae_log_likelihood(self, self._as_batch(x), k)
 
     def directions(self) -> list[Direction]:
-        """Latent units ranked by their average KL (nats) on the Fashion-MNIST test set.
+        """Latent units ranked by their average KL (nats) on the Fashion-MNIST test set; each slider's
+        sigma is the unit's spread under the learned prior when there is one (else 1).
 
         The KLs are measured when the model is trained (``metadata['directions']['kl']``); a model
         without them ranks units by index.
@@ -145,8 +174,12 @@ class VAEModel(GenerativeModel):
             kl = [0.0] * self.latent_dim
         order = sorted(range(self.latent_dim), key=lambda i: -kl[i])
         eye = torch.eye(self.latent_dim)
-        return [Direction(name=f"z{i}", vector=eye[i], label=f"KL {kl[i]:.2f} nats", strength=float(kl[i]))
-                for i in order]
+        # With a learned prior the codes' own spread (models.prior_fit), else N(0, 1)'s.
+        sigma = self.metadata.get("directions", {}).get("sigma")
+        if not sigma or len(sigma) != self.latent_dim or self.net.prior is None:
+            sigma = [1.0] * self.latent_dim
+        return [Direction(name=f"z{i}", vector=eye[i], label=f"KL {kl[i]:.2f} nats", strength=float(kl[i]),
+                          sigma=float(sigma[i])) for i in order]
 
     @torch.no_grad()
     def unit_kl(self, x: torch.Tensor, batch: int = 500) -> list[float]:
