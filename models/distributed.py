@@ -12,9 +12,15 @@ its own shard of every epoch's shuffled order (:class:`torch.utils.data.Distribu
 ``backward``), the parameters start from rank 0's (DDP broadcasts them), and only rank 0 writes
 checkpoints; the others wait at a barrier so a resumed run reads a complete file.  Without torchrun
 (``WORLD_SIZE`` unset or 1) every helper here is a no-op and training is the plain single process.
+
+``latent-explorer score`` uses the same group: :func:`my_batches` deals a fixed chunking of the inputs
+to the ranks in turn (an image is scored in the very batch one process would use, so its numbers are
+bit for bit the same), and :func:`all_gather_json` brings every rank's rows together as JSON text
+(no pickle between processes) for rank 0 to write.
 """
 from __future__ import annotations
 
+import json
 import os
 
 import torch
@@ -47,9 +53,12 @@ def setup(device: str = "auto") -> str:
     return device
 
 
-def teardown() -> None:
+def teardown(wait: bool = True) -> None:
+    """Leave the process group; ``wait``: first meet the other ranks at a barrier (not on an error path,
+    where another rank may never come)."""
     if active():
-        dist.barrier()
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -101,3 +110,31 @@ def mean_over_ranks(values: dict[str, float]) -> dict[str, float]:
     t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
     dist.all_reduce(t)
     return {k: float(v) / world_size() for k, v in zip(keys, t.tolist())}
+
+
+def my_batches(n: int, batch: int) -> list[range]:
+    """This rank's share of ``n`` items cut into consecutive batches of ``batch``: batch ``j`` goes to
+    rank ``j % world_size``.  The cut does not depend on the number of ranks, so every item lands in
+    the same batch as in one process (batched convolutions round differently for other batch
+    compositions: about 1e-7 relative on a CPU, enough to change a JSON number)."""
+    starts = range(0, int(n), int(batch))
+    return [range(s, min(int(n), s + int(batch))) for j, s in enumerate(starts) if j % world_size() == rank()]
+
+
+def all_gather_json(obj) -> list:
+    """Every rank's ``obj`` (anything :mod:`json` writes), in rank order, on every rank; ``[obj]``
+    without torchrun.  Travels as UTF-8 JSON in uint8 tensors (on the GPU for NCCL), so floats come
+    back exactly and nothing is unpickled."""
+    if not active():
+        return [obj]
+    dev = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    data = torch.frombuffer(bytearray(json.dumps(obj).encode()), dtype=torch.uint8).to(dev)
+    size = torch.tensor([data.numel()], dtype=torch.int64, device=dev)
+    sizes = [torch.zeros_like(size) for _ in range(world_size())]
+    dist.all_gather(sizes, size)
+    longest = int(max(s.item() for s in sizes))
+    padded = torch.zeros(longest, dtype=torch.uint8, device=dev)
+    padded[:data.numel()] = data
+    parts = [torch.empty_like(padded) for _ in range(world_size())]
+    dist.all_gather(parts, padded)
+    return [json.loads(p[:int(s.item())].cpu().numpy().tobytes().decode()) for p, s in zip(parts, sizes)]

@@ -15,15 +15,22 @@ A file that cannot be read gets one line on stderr and the others are still scor
 also a row, with ``index``, the numbers, ``verdict`` and ``method`` null and one more field, ``error``
 (the same message).  Exit status: 0 when every input was scored, 1 when some inputs failed (the rest
 are printed), 2 when nothing could be scored or the model cannot be loaded.
+
+Under torchrun (``torchrun --nproc_per_node=N -m explorer score ...``) every rank reads the inputs, the
+batches of ``--batch-size`` images are dealt to the ranks in turn (:func:`models.distributed.my_batches`),
+and rank 0 gathers the rows and prints the one table or JSON, in input order and with the same numbers
+as one process (each image is scored in the same batch); the other ranks print nothing.
+``--explain DIR``: each rank writes its images' PNGs, rank 0 ``explain.json``.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
 
-#: Images per scoring batch; the progress bar appears when there is more than one batch.
+#: Images per scoring batch (``--batch-size``); the progress bar appears when there is more than one batch.
 BATCH = 64
 FIELDS = ("source", "index", "log_likelihood_nats", "bits_per_dim", "ood_statistic", "percentile", "verdict",
           "method", "approximate")
@@ -37,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON list (stable field names)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--batch-size", type=int, default=BATCH, metavar="N",
+                   help=f"images per scoring batch (default {BATCH}); under torchrun the batches are dealt "
+                        "to the ranks in turn")
     p.add_argument("--explain", default=None, metavar="DIR",
                    help="also write why into DIR: per image a PNG (the image, its heat map of model bits minus "
                         "local bits, the five nearest training images) and explain.json")
@@ -82,28 +92,53 @@ def collect(paths: list[str], model=None):
 
 
 def run(args: argparse.Namespace) -> int:
+    from models import distributed
+
+    device = distributed.setup(args.device)     # joins the process group under torchrun, else a no-op
+    rank = distributed.rank()
+    try:
+        status = _run(args, device)
+    except BaseException as exc:
+        distributed.teardown(wait=False)        # another rank may never reach a barrier now
+        from explorer.errors import is_user_error
+
+        if rank and is_user_error(exc):         # every rank meets the same bad argument: rank 0 says it
+            return 2
+        raise
+    distributed.teardown()
+    return status
+
+
+def _run(args: argparse.Namespace, device: str) -> int:
     import models
     from explorer.errors import UserError
+    from models import distributed
 
+    main = distributed.is_main()
     if args.k is not None and args.k < 1:
         raise UserError("--k must be at least 1")
+    if args.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
     model_path = args.model or str(models.bundled("vae"))
     if args.model is None and not Path(model_path).exists():
         raise UserError(f"the bundled VAE {model_path} is missing; pass --model FILE")
 
-    model = models.load(model_path, device=args.device)
+    model = models.load(model_path, device=device)
     ok: list[tuple[str, int, object]] = []
     failed: list[tuple[int, dict]] = []  # (how many inputs were scored before it, its JSON row)
     for source, index, value in collect(args.paths, model):
         if index is None:
-            _err(value)
+            if main:
+                _err(value)
             failed.append((len(ok), _failed_row(source, value)))
         else:
             ok.append((source, index, value))
+    _same_inputs_on_every_rank(ok, failed)
     if not ok:
-        _err("no image could be scored")
-        if args.json:
-            print(json.dumps([row for _, row in failed], indent=1))
+        if main:
+            _err("no image could be scored")
+            if args.json:
+                print(json.dumps([row for _, row in failed], indent=1))
         return 2
 
     import torch
@@ -112,27 +147,35 @@ def run(args: argparse.Namespace) -> int:
     from models import scoring
 
     scoring.calibration_of(model)  # fail early (one line) when the model has no calibration
-    rows: list[dict] = []
-    why: list = []
-    n_batches = (len(ok) + BATCH - 1) // BATCH
-    bar = tqdm(total=len(ok), unit="img", file=sys.stderr, desc="scoring", dynamic_ncols=True,
-               disable=args.quiet or n_batches < 2)
-    for i in range(0, len(ok), BATCH):
-        chunk = ok[i:i + BATCH]
+    mine = distributed.my_batches(len(ok), args.batch_size)
+    n_batches = (len(ok) + args.batch_size - 1) // args.batch_size
+    bar = tqdm(total=sum(len(b) for b in mine), unit="img", file=sys.stderr, desc="scoring", dynamic_ncols=True,
+               disable=args.quiet or n_batches < 2 or not main)
+    done: list = []    # [first position, its rows, its explain.json records] per batch of this rank
+    for b in mine:
+        chunk = [ok[i] for i in b]
         x = torch.stack([t for _, _, t in chunk])
+        records = []
         if args.explain:
             exps = scoring.explain(model, x, k=args.k)
-            why += [(source, index, t, e) for (source, index, t), e in zip(chunk, exps)]
+            records = _explanation_pngs(Path(args.explain), b.start, chunk, exps)
             scores = [e.score for e in exps]
         else:
             scores = model.score(x, k=args.k)
-        for (source, index, _), s in zip(chunk, scores):
-            rows.append({"source": source, "index": index, **s.to_dict()})
+        rows = [{"source": source, "index": index, **s.to_dict()} for (source, index, _), s in zip(chunk, scores)]
+        done.append([b.start, [{k: r[k] for k in FIELDS} for r in rows], records])
         bar.update(len(chunk))
     bar.close()
-    rows = [{k: r[k] for k in FIELDS} for r in rows]
+    if not main:
+        distributed.all_gather_json(done)
+        return 1 if failed else 0
+    done = sorted((d for part in distributed.all_gather_json(done) for d in part), key=lambda d: d[0])
+    rows = [r for _, batch_rows, _ in done for r in batch_rows]
     if args.explain:
-        _write_explanations(Path(args.explain), why)
+        from models.atomic_io import atomic_write_bytes
+
+        records = [rec for _, _, batch_records in done for rec in batch_records]
+        atomic_write_bytes(Path(args.explain) / "explain.json", json.dumps(records, indent=1).encode())
     if args.json:
         print(json.dumps(_with_failures(rows, failed), indent=1))
     else:
@@ -140,18 +183,36 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _write_explanations(folder: Path, why: list) -> None:
-    """Per image ``NNNN.png`` (the image, its heat map, the five nearest training images, 4x) and
-    ``explain.json`` (verdict, the heat map's total and peak bits, and the neighbours' classes)."""
+def _same_inputs_on_every_rank(ok: list, failed: list) -> None:
+    """Under torchrun every rank reads every input; the batches are only dealt out right if all of them
+    read the same images (a file changed between two ranks' reads would shift every row after it)."""
+    from models import distributed
+
+    if not distributed.active():
+        return
+    h = hashlib.sha256(json.dumps(failed).encode())
+    for source, index, t in ok:
+        h.update(f"{source}\0{index}\0".encode())
+        h.update(t.numpy().tobytes())
+    if len(set(distributed.all_gather_json(h.hexdigest()))) > 1:
+        from explorer.errors import UserError
+
+        raise UserError("the inputs changed while the ranks were reading them (they read different images); "
+                        "score them again")
+
+
+def _explanation_pngs(folder: Path, start: int, chunk: list, exps: list) -> list[dict]:
+    """Per image ``NNNN.png`` (NNNN: its position among the scored inputs) -- the image, its heat map,
+    the five nearest training images, 4x -- and its ``explain.json`` record (verdict, the heat map's
+    total and peak bits, and the neighbours' classes)."""
     import numpy as np
     from PIL import Image
 
-    from models.atomic_io import atomic_write_bytes
     from models.ood_explain import heat_rgb
 
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for i, (source, index, x, e) in enumerate(why):
+    for i, ((source, index, x), e) in enumerate(zip(chunk, exps), start):
         def rgb(a):
             a = np.asarray(a)
             return np.repeat(a, 3, 0) if a.shape[0] == 1 else a
@@ -173,7 +234,7 @@ def _write_explanations(folder: Path, why: list) -> None:
                     "heat_bits_peak": None if e.heat is None else float(e.heat.max()),
                     "neighbours": [{"class": n.class_name, "distance": round(n.distance, 4),
                                     "train_index": n.train_index} for n in e.neighbours]})
-    atomic_write_bytes(folder / "explain.json", json.dumps(out, indent=1).encode())
+    return out
 
 
 def _failed_row(source: str, message: str) -> dict:
