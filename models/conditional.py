@@ -112,8 +112,8 @@ def class_index(model, spec: str | int) -> int:
     classes when there is no such class, or when the model is not conditional."""
     k = int(getattr(model, "n_classes", 0) or 0)
     if k == 0:
-        raise ClassError(f"{model.name} is not class-conditional (trained without --conditional), so it "
-                         f"takes no class; leave out the class")
+        raise ClassError(f"{model.name} is not class-conditional (trained without --conditional) and "
+                         f"takes no class")
     known = names(model)
     text = str(spec).strip()
     for i, name in enumerate(known):
@@ -135,17 +135,12 @@ def blend(a: int, b: int, steps: int, n_classes: int) -> torch.Tensor:
     return (1 - t) * eye[a] + t * eye[b]
 
 
-def label(model, y: Any) -> str:
-    """A class argument in words: "any class", "Dress", "Dress→Coat"."""
-    if y is None or (isinstance(y, int) and y < 0):
-        return "any class"
-    if isinstance(y, int):
-        return names(model)[y]
-    return str(y)
 
 
-def check_model_classes(model, classes: Sequence[str] | None) -> None:
-    """Training: a conditional model needs one name per class."""
-    k = int(getattr(model, "n_classes", 0) or 0)
-    if k and (not classes or len(classes) != k):
-        raise ClassError(f"a conditional model of {k} classes needs {k} class names, got {len(classes or [])}")
+@torch.no_grad()
+def decode_path(model, zs: torch.Tensor, y: Any, batch: int = 256) -> torch.Tensor:
+    """Frames of latents ``zs`` (T, D) drawn as class ``y``: an index for every frame, or (T, K)
+    weights (:func:`blend`), decoded ``batch`` at a time: (T, C, H, W) in [0, 1]."""
+    zs = zs.to(model.device)
+    w = class_weights(y, zs.shape[0], model.n_classes, model.device)
+    return torch.cat([model.decode(zs[i:i + batch], y=w[i:i + batch]) for i in range(0, zs.shape[0], batch)])

@@ -3,6 +3,10 @@
 A and B are image files (taken in like a dropped image, then encoded) or integer seeds (a sample
 from the prior).  ``.gif`` writes an animation; ``.png``, ``.jpg``, ``.webp`` a strip of all frames
 side by side, in the format the suffix names (:mod:`explorer.commands.image_files`).
+
+A class-conditional model (``train --conditional``) also takes ``--class C`` (every frame of class C),
+or ``--class-from A --class-to B``: the class embedding moves linearly from A's to B's over the frames,
+at a fixed z (``--from``, a seed or an image; seed 0 when left out) or along ``--from`` -> ``--to``.
 """
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ import math
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="model checkpoint (.safetensors)")
-    p.add_argument("--from", dest="start", required=True, metavar="A",
+    p.add_argument("--from", dest="start", default=None, metavar="A",
                    help="start: an image file (encoded by the model) or an integer seed (a prior sample)")
-    p.add_argument("--to", dest="end", required=True, metavar="B", help="end: an image file or an integer seed")
+    p.add_argument("--to", dest="end", default=None, metavar="B",
+                   help="end: an image file or an integer seed (left out with --class-from/--class-to: z stays "
+                        "at --from)")
     p.add_argument("--steps", type=int, default=16, help="frames including both ends (default 16)")
     p.add_argument("--method", choices=("lerp", "slerp"), default="slerp",
                    help="linear or spherical interpolation (default slerp)")
@@ -27,6 +33,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="prior scale for seed endpoints")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of a sentence")
+    p.add_argument("--class", dest="class_", default=None, metavar="C",
+                   help="conditional models: draw every frame as class C (a name or an index)")
+    p.add_argument("--class-from", default=None, metavar="A",
+                   help="conditional models: blend the class from A (with --class-to) across the frames")
+    p.add_argument("--class-to", default=None, metavar="B", help="conditional models: ... to class B")
+
+
+def _class_options(args) -> None:
+    """The combinations of --from/--to/--class/--class-from/--class-to that make a path."""
+    from explorer.errors import UserError
+
+    blend = args.class_from is not None or args.class_to is not None
+    if blend and (args.class_from is None or args.class_to is None):
+        raise UserError("give both --class-from and --class-to (the classes the frames blend between)")
+    if blend and args.class_ is not None:
+        raise UserError("give --class (one class for every frame) or --class-from/--class-to, not both")
+    if not blend and (args.start is None or args.end is None):
+        raise UserError("give --from and --to (the path's ends), or --class-from and --class-to for a path "
+                        "between classes")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,11 +73,25 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--steps must be between 2 and 1000 (frames including both ends), got {args.steps}")
     if not (math.isfinite(args.temperature) and args.temperature > 0):
         raise UserError(f"--temperature must be a positive number (it scales the prior's z), got {args.temperature:g}")
-    start, end = parse_endpoint(args.start), parse_endpoint(args.end)
+    _class_options(args)
+    start = parse_endpoint(args.start if args.start is not None else "0")
+    end = parse_endpoint(args.end) if args.end is not None else start
     model = models.load(args.checkpoint, device=args.device)
+    from models import conditional
+
+    from .sample import class_argument
+
+    y = class_argument(model, args.class_)
+    y_from = class_argument(model, args.class_from, option="--class-from and --class-to")
+    y_to = class_argument(model, args.class_to, option="--class-from and --class-to")
     a = endpoint_latent(model, start, args.temperature)
-    b = endpoint_latent(model, end, args.temperature)
-    frames = interpolation.frames(model, a, b, args.steps, args.method)
+    b = a if args.end is None else endpoint_latent(model, end, args.temperature)
+    if y_from is not None:      # the class embedding moves from A's to B's
+        y = conditional.blend(y_from, y_to, args.steps, model.n_classes)
+    if y is None:
+        frames = interpolation.frames(model, a, b, args.steps, args.method)
+    else:
+        frames = conditional.decode_path(model, interpolation.path(a, b, args.steps, args.method), y)
     if suffix == ".gif":
         save_gif(frames, out, fps=args.fps, scale=args.scale, boomerang=args.boomerang)
     else:
@@ -60,8 +99,15 @@ def run(args: argparse.Namespace) -> int:
     summary = {"out": str(out), "frames": int(frames.shape[0]), "method": args.method,
                "from": str(start), "to": str(end), "model": model.name,
                "kind": "gif" if suffix == ".gif" else "strip"}
+    path = f"{start} -> {end}" if args.end is not None else f"z fixed at {start}"
+    if y_from is not None:
+        summary.update(class_from=conditional.names(model)[y_from], class_to=conditional.names(model)[y_to])
+        path += f", class {summary['class_from']} -> {summary['class_to']}"
+    elif args.class_ is not None:
+        summary["class"] = conditional.names(model)[y]
+        path += f", class {summary['class']}"
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"wrote {out} ({summary['frames']} frames, {args.method}, {start} -> {end})")
+        print(f"wrote {out} ({summary['frames']} frames, {args.method}, {path})")
     return 0

@@ -5,6 +5,10 @@ Samples from the prior z ~ N(0, I) scaled by T, decoded into one grid.  For a VA
 named honestly as what it does: it scales z (it is not the truncation trick that resamples outliers).
 Either option name is accepted for either family.  The grid's format follows ``--out``'s suffix
 (:mod:`explorer.commands.image_files`).
+
+A class-conditional model (``train --conditional``) takes ``--class NAME|INDEX`` (every sample of that
+class), ``--class all`` (one row per latent, one column per class: the same z drawn as every class) or
+no ``--class`` (no class given: samples of the whole data set).
 """
 from __future__ import annotations
 
@@ -27,6 +31,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="image to write: .png, .jpg, .webp or .gif (by its suffix)")
     p.add_argument("--scale", type=int, default=2, help="pixel upscaling of the grid (default 2)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--class", dest="class_", default=None, metavar="NAME|INDEX",
+                   help="conditional models: the class to draw (a name or an index), or 'all' for one column "
+                        "per class")
+
+
+def class_argument(model, text: str | None, allow_all: bool = False, option: str = "--class"):
+    """``option`` (``--class``) for ``model``: None (not given), "all" (when allowed) or a class index; a
+    :class:`~explorer.errors.UserError` naming the valid classes otherwise."""
+    from explorer.errors import UserError
+    from models.conditional import ClassError, class_index
+
+    if text is None:
+        return None
+    if allow_all and text.strip().casefold() == "all" and model.conditional:
+        return "all"
+    try:
+        return class_index(model, text)
+    except ClassError as exc:
+        raise UserError(f"{exc}; leave out {option}" if not model.conditional else str(exc)) from None
 
 
 def scale_word(family: str) -> str:
@@ -69,7 +92,21 @@ def run(args: argparse.Namespace) -> int:
     scale = prior_scale(args)
     out = check_out_path(args.out)
     model = models.load(args.checkpoint, device=args.device)
-    images = model.sample(args.n, temperature=scale, seed=args.seed)
-    write_image(grid(images, scale=args.scale), out)
-    print(f"wrote {out} ({plural(args.n, 'sample')}, seed {args.seed}, {scale_word(model.family)} {scale:g})")
+    y = class_argument(model, args.class_, allow_all=True)
+    nrow, what = None, ""
+    if y == "all":      # each latent drawn as every class: a row per z, a column per class
+        import torch
+
+        k = model.n_classes
+        z = model.prior_z(-(-args.n // k), temperature=scale, seed=args.seed).repeat_interleave(k, 0)
+        images = model.decode(z, y=torch.arange(len(z)) % k)[:args.n]
+        nrow, what = k, ", one column per class"
+    else:
+        images = model.sample(args.n, temperature=scale, seed=args.seed, y=y)
+        if model.conditional:
+            from models.conditional import names
+
+            what = f", class {names(model)[y]}" if y is not None else ", no class given (any class)"
+    write_image(grid(images, nrow=nrow, scale=args.scale), out)
+    print(f"wrote {out} ({plural(args.n, 'sample')}, seed {args.seed}, {scale_word(model.family)} {scale:g}{what})")
     return 0
