@@ -308,30 +308,9 @@ class _Boom(Exception):
 
 def _fail_on_write(monkeypatch, after_bytes: int = 10):
     """Make the next file write die after ``after_bytes`` bytes, like a full disk or a kill."""
-    real_fdopen = os.fdopen
+    from write_faults import fail_writes_half_way
 
-    def fdopen(fd, *a, **k):
-        fh = real_fdopen(fd, *a, **k)
-
-        class Half:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                fh.close()
-                return False
-
-            def write(self, data):
-                fh.write(data[:after_bytes])
-                fh.flush()
-                raise _Boom("disk full")
-
-            def __getattr__(self, name):
-                return getattr(fh, name)
-
-        return Half()
-
-    monkeypatch.setattr(atomic_io.os, "fdopen", fdopen)
+    fail_writes_half_way(monkeypatch, _Boom("disk full"), after_bytes)
 
 
 def test_a_failed_save_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch):

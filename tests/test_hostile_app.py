@@ -7,7 +7,6 @@ Offscreen Qt (tests/conftest.py), the ``make_window`` factory and a tiny untrain
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ import hostile_corpus as hc
 from app_helpers import expected_pixels, wait_for_frame
 
 CORPUS, CASES = hc.shared_corpus()
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _close_error_boxes(win) -> int:
@@ -100,17 +98,59 @@ def test_a_refused_checkpoint_on_an_empty_window_says_how_to_go_on(make_window, 
     assert hc.markers(CORPUS) == []
 
 
-def test_the_apps_own_file_writes_are_atomic():
-    """Source scan of explorer/app: files are written with atomic_write_bytes (or QSaveFile), never by
-    saving straight onto the destination path."""
-    pattern = re.compile(r"\.save\((str\()?(path|out|dest|target|file|filename|fn)\b|\.write_(bytes|text)\("
-                         r"|\bopen\([^)]*[\"'][wax]b?\+?[\"']|\bjson\.dump\(")
-    offenders = []
-    for py in sorted((ROOT / "explorer" / "app").rglob("*.py")):
-        for no, line in enumerate(py.read_text(encoding="utf-8").splitlines(), 1):
-            if pattern.search(line.split("#", 1)[0]):
-                offenders.append(f"{py.relative_to(ROOT)}:{no}: {line.strip()}")
-    assert not offenders, "write through models.checkpoint.atomic_write_bytes:\n" + "\n".join(offenders)
+def test_with_the_disk_full_every_file_the_app_writes_leaves_the_old_file_and_says_so(
+        make_window, tiny_vae_path, qtbot, tmp_path, monkeypatch):
+    """Behaviour, not a source scan: each of the app's exports (canvas image, latent state, interpolation
+    GIF and strip, traversal sheet, score results as CSV and JSON) is made with the disk filling up half
+    way.  The user's old file must be exactly as it was, no temporary file may be left, and the window
+    must say it could not write (no space left).  A writer that bypassed the atomic path would not fail
+    and would overwrite the old file.  With the disk working again, each export replaces the file."""
+    import errno
+
+    from explorer.app import window_files
+    from panel_helpers import wait_background
+    from write_faults import fail_writes_half_way
+
+    win = make_window(tiny_vae_path)
+    panel, sheet = win.interpolation_dock.panel, win.traversal_dock
+    qtbot.waitUntil(lambda: panel.frames is not None, timeout=60_000)
+    with qtbot.waitSignal(sheet.sheetReady, timeout=60_000):
+        win.traversal_action.trigger()
+    win.handle_drop([CORPUS / "rgba.png"])
+    item = win.score_dock.panel.items[-1]
+    qtbot.waitUntil(lambda: item.status == "done", timeout=60_000)
+    wait_background(qtbot)
+    said = []
+    win.state.message.connect(said.append)
+    panel.message.connect(said.append)
+    writers = {
+        "image.png": lambda p: window_files.save_image(win, p),
+        "latent.json": lambda p: window_files.save_latent(win, p),
+        "walk.gif": panel.export,
+        "walk.png": panel.export,
+        "sheet.png": sheet.export,
+        "scores.csv": win.score_dock.export_results,
+        "scores.json": win.score_dock.export_results,
+    }
+    out = tmp_path / "exports"
+    out.mkdir()
+    for name in writers:
+        (out / name).write_bytes(b"the user's old file")
+    for name, write in writers.items():
+        said.clear()
+        win.last_error = ""
+        with monkeypatch.context() as m:
+            fail_writes_half_way(m, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+            write(out / name)
+        assert (out / name).read_bytes() == b"the user's old file", f"{name}: the old file was overwritten"
+        assert sorted(p.name for p in out.iterdir()) == sorted(writers), f"{name}: a temporary file was left"
+        told = " ".join(said + [win.last_error, win.statusBar().currentMessage()])
+        assert os.strerror(errno.ENOSPC) in told and name in told, f"{name}: the user was not told ({told!r})"
+        _close_error_boxes(win)
+    for name, write in writers.items():        # and with room on the disk, each export writes its file
+        write(out / name)
+        assert (out / name).read_bytes() != b"the user's old file", name
+    assert sorted(p.name for p in out.iterdir()) == sorted(writers)
 
 
 # ------------------------------------------------------------------ out of memory on the GPU
