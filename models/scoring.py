@@ -127,7 +127,8 @@ def calibration_of(model) -> dict[str, Any]:
 
 def _method_ood(model, cal: dict[str, Any] | None) -> str:
     """How the stored calibration's statistic is computed (an older record names its own)."""
-    spec = STATISTICS[model.family]
+    spec = STATISTICS.get(model.family) or {   # a foreign decoder's record names its own (models.foreign.calibration)
+        "name": (cal or {}).get("statistic"), "method_ood": (cal or {}).get("method_ood", "")}
     if cal and cal.get("statistic") not in (None, spec["name"]):
         return f"{cal['statistic']} (an older calibration; recalibrate for the current statistic)"
     return spec["method_ood"]
@@ -141,7 +142,7 @@ def method_name(model, k: int | None = None) -> str:
         return f"flow, dequantized bound K={int(k or DEFAULT_K)}; OOD: {spec['method_ood']}"
     if model.family == "autoregressive":
         return f"PixelCNN, exact likelihood; OOD: {spec['method_ood']}"
-    return f"no likelihood (GAN); OOD: {spec['method_ood']}"
+    return f"no likelihood ({'GAN' if model.family == 'gan' else 'a decoder alone defines none'}); OOD: {spec['method_ood']}"
 
 
 def ood(model, x: torch.Tensor) -> list[OODResult]:
@@ -246,7 +247,7 @@ def explain(model, x_uint8: torch.Tensor, *, k: int | None = None, cancel: Calla
     heat = ood_explain.heat_map(model, x, mu=z)   # None without a per-pixel likelihood or a background model
     near = ood_explain.nearest_training(model, z.detach().float().cpu().numpy()) if model.latent_dim \
         else [[] for _ in range(x.shape[0])]
-    raw_name = RAW_FEATURES.get(model.family, {}).get("feature")
+    raw_name = (RAW_FEATURES.get(model.family) or (model.metadata.get("calibration") or {}).get("raw") or {}).get("feature")
     scalars = {name: v for name, v in feats.items() if v.ndim == 1}
     out = []
     for i in range(x.shape[0]):

@@ -4,20 +4,25 @@
   ``extra_files`` (optionally an encoder ``NAME.encoder.pt2``);
 * :func:`write_onnx` -- the same decoder via ``torch.onnx.export`` with the manifest in
   ``metadata_props`` (or beside it as ``NAME.latent-explorer.json``);
-* :func:`write_hf` -- a tiny random diffusers ``AutoencoderKL`` saved with ``save_pretrained``.
+* :func:`write_hf` -- a tiny random diffusers ``AutoencoderKL`` saved with ``save_pretrained``;
+* :func:`installed_plugin` -- a fixture that installs ``tests/plugin_pkg`` (families ``linear-toy`` and
+  ``slow-toy``) for one test, through a dist-info with entry points on ``sys.path``.
 """
 from __future__ import annotations
 
 import io
 import json
+import sys
 import warnings
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 
 LATENT = 6
 SHAPE = (1, 28, 28)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class SmallDecoder(nn.Module):
@@ -121,3 +126,27 @@ def write_hf(folder: Path, samples: bool = True) -> Path:
             a = (torch.rand(8, 8, 3, generator=gen) * 255).byte().numpy()
             Image.fromarray(a).resize((32, 32)).save(folder / "samples" / f"s{i}.png")
     return folder
+
+
+@pytest.fixture
+def installed_plugin(tmp_path, monkeypatch):
+    """tests/plugin_pkg installed for this test: a dist-info with its entry points on sys.path."""
+    dist = tmp_path / "site" / "le_test_plugin-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: le-test-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[latent_explorer.families]\nlinear-toy = le_test_plugin\n"
+                                           "slow-toy = le_test_plugin.slow\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "plugin_pkg"))
+    yield
+    for name in ("le_test_plugin", "le_test_plugin.slow"):
+        sys.modules.pop(name, None)
+
+
+def write_slow(folder: Path, *, seconds: float = 2.0, latent: int = 3, stem: str = "slow") -> Path:
+    """A ``.slowtoy`` file of the test plugin family ``slow-toy`` (needs :func:`installed_plugin`):
+    every decode takes ``seconds`` unless ``le_test_plugin.slow.RELEASE`` is set."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.slowtoy"
+    path.write_text(json.dumps({"latent_dim": latent, "seed": 3, "seconds": seconds}))
+    return path

@@ -177,3 +177,81 @@ def test_dropping_a_hostile_pt2_on_the_app_keeps_the_open_model(hostile, make_wi
 def test_an_intact_export_still_opens_so_the_guard_is_not_a_blanket_refusal(hostile):
     d, _ = hostile
     assert models.load(d / "good" / "small.pt2", device="cpu").latent_dim == fb.LATENT
+
+
+# ------------------------------------------------------------------------------------------ a slow decoder
+installed_plugin = fb.installed_plugin
+
+
+@pytest.fixture
+def slow_decoder(installed_plugin, tmp_path):
+    """A plugin decoder that takes seconds per frame (``seconds`` is a hang bound here: the test holds
+    each decode until it lets go, through ``RELEASE``), and the plugin's module."""
+    from le_test_plugin import slow
+
+    slow.RELEASE.set()
+    slow.started.clear()
+    yield fb.write_slow(tmp_path / "slow", seconds=120.0), slow
+    slow.RELEASE.set()
+
+
+def test_a_slow_decoder_opens_from_the_command_line_without_decoding(slow_decoder, capsys):
+    path, slow = slow_decoder
+    slow.RELEASE.clear()
+    assert cli(["info", str(path)]) == 0
+    assert "slow-toy" in capsys.readouterr().out and slow.started == []
+
+
+def test_while_a_decoder_takes_seconds_per_frame_the_app_stays_responsive_and_the_newest_frame_wins(
+        slow_decoder, make_window, qtbot):
+    import numpy as np
+    from app_helpers import expected_pixels, wait_for_frame
+    from PySide6.QtCore import QTimer
+
+    path, slow = slow_decoder
+    win = make_window(path)
+    qtbot.waitUntil(win.executor.is_idle, timeout=60_000)
+    sliders, state = win.latent_dock.sliders, win.state
+    painted: list[int] = []
+    win.canvas.shown.connect(painted.append)
+    slow.RELEASE.clear()                       # from now on each decode takes seconds, until released
+    slow.started.clear()
+
+    sliders[0].setValue(1.0)                   # a frame starts decoding ...
+    qtbot.waitUntil(lambda: len(slow.started) == 1, timeout=60_000)
+    first_token = state.token
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=60_000)     # ... and the event loop keeps running
+    timer.stop()
+    moves = [(-1.5, 0.5), (2.0, -1.0), (-0.5, 1.5), (1.25, -2.0)]
+    for a, b in moves:                                             # several moves while it decodes
+        sliders[0].setValue(a)
+        sliders[1].setValue(b)
+        qtbot.waitUntil(lambda a=a, b=b: tuple(state.values[:2]) == (np.float32(a), np.float32(b)), timeout=60_000)
+    assert len(slow.started) == 1, "the first decode should still be running (it waits to be released)"
+    assert win.executor.pending_keys().count("frame") == 1          # one frame waits: the newest
+    last_token = state.token
+
+    slow.RELEASE.set()
+    wait_for_frame(win, qtbot, timeout=60_000)
+    qtbot.waitUntil(lambda: last_token in painted, timeout=60_000)
+
+    loaded = state.loaded
+    decoded = np.concatenate([z.numpy() for z in slow.started])
+
+    def z_of(a, b):
+        v = np.zeros(loaded.latent_dim, np.float32)
+        v[:2] = a, b
+        return loaded.z_from_values(v)
+
+    def was_decoded(z) -> bool:
+        return bool(np.any(np.all(np.abs(decoded - z) < 1e-5, axis=1)))
+
+    assert was_decoded(z_of(*moves[-1]))                                    # the newest frame was rendered
+    assert not any(was_decoded(z_of(a, b)) for a, b in moves[:-1])          # the ones in between never were
+    assert set(painted) <= {first_token, last_token} and painted[-1] == last_token, (painted, first_token)
+    assert win.canvas.token == state.token
+    assert np.array_equal(win.canvas.image(), expected_pixels(win))

@@ -6,8 +6,6 @@ decodes, samples, interpolates, shows in the app with sliders, and `latent-explo
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,9 +19,6 @@ from models.scoring import UncalibratedError
 
 import foreign_builders as fb
 from app_helpers import expected_pixels, wait_for_frame  # noqa: I001
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
 def foreign(tmp_path_factory):
@@ -123,6 +118,30 @@ def test_info_describes_a_foreign_model(foreign, kind, capsys):
     assert "no" in info["likelihood"]
 
 
+@pytest.mark.parametrize("kind,manifest", [("pt2", "inside the file (extra_files entry latent-explorer.json)"),
+                                           ("onnx", "beside it: small.latent-explorer.json"),
+                                           ("hf", "config.json")])
+def test_info_in_plain_text_says_what_a_foreign_model_does_not_record_and_where_its_manifest_is(
+        foreign, kind, manifest, capsys):
+    assert cli(["info", str(foreign[kind])]) == 0
+    rows = dict(line.split(None, 1) if " " in line else (line, "")
+                for line in capsys.readouterr().out.replace("OOD verdict", "OOD-verdict").splitlines())
+    assert "?" not in "".join(rows.values())
+    assert rows["training"].strip() == "not recorded (made elsewhere)"
+    assert manifest in rows["manifest"]
+    assert rows["likelihood"].startswith("none")
+    assert f"calibrate {foreign[kind]} --data FOLDER" in rows["OOD-verdict"]
+
+
+def test_info_of_a_plugin_file_names_the_plugin_instead_of_a_manifest(installed_plugin, tmp_path, capsys):
+    toy = tmp_path / "toy.lineartoy"
+    toy.write_text(json.dumps({"latent_dim": 3}))
+    assert cli(["info", str(toy)]) == 0
+    out = capsys.readouterr().out
+    assert "the plugin 'linear-toy' describes its model" in out and "not recorded (made elsewhere)" in out
+    assert "?" not in out
+
+
 @pytest.mark.parametrize("name,fmt", [("vae", "pt2"), ("gan", "pt2"), ("vae", "onnx"), ("gan", "onnx")])
 def test_export_round_trips_the_bundled_models(name, fmt, tmp_path, capsys):
     if fmt == "onnx":
@@ -145,17 +164,7 @@ def test_export_refuses_an_out_name_of_another_format(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------ plugins
-@pytest.fixture
-def installed_plugin(tmp_path, monkeypatch):
-    """tests/plugin_pkg installed for this test: a dist-info with an entry point on sys.path."""
-    dist = tmp_path / "site" / "le_test_plugin-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: le-test-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[latent_explorer.families]\nlinear-toy = le_test_plugin\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    monkeypatch.syspath_prepend(str(ROOT / "tests" / "plugin_pkg"))
-    yield
-    sys.modules.pop("le_test_plugin", None)
+installed_plugin = fb.installed_plugin
 
 
 def test_a_plugin_family_opens_its_own_files_and_our_checkpoints_of_it(installed_plugin, tmp_path):

@@ -42,6 +42,13 @@ RAW_EXPLANATION_GAN = (
     "not mean \"looks like the training data\". The verdict corrects the residual by the image's own "
     "complexity (its lossless compressed size), as for the VAE; it is an approximation, labelled so.")
 
+RAW_EXPLANATION_DECODER = (
+    "<b>Why not just use how well the decoder reproduces it?</b> A decoder made elsewhere has no likelihood; "
+    "its closest raw number is the reconstruction residual. Simple images are easy to reproduce, so a low "
+    "residual alone does not mean \"like the held-in images\". The verdict combines the residual with the "
+    "image's own complexity (its lossless compressed size) and its code's norm, calibrated on the folder "
+    "named to `latent-explorer calibrate`; it is an approximation, labelled so.")
+
 
 def _wrapping(text: str = "", style: str = "") -> QLabel:
     label = QLabel(text)
@@ -192,10 +199,13 @@ class ScoreDetails(QWidget):
         else:
             out = sc.verdict == "out-of-distribution"
             color = OUT_COLOR if out else IN_COLOR
-            self.verdict_label.setText(sc.verdict.upper() + (" (approximation)" if self._approximate() else ""))
+            gan = self._approximate()
+            self.verdict_label.setText(sc.verdict.upper() + (" (approximation)" if gan else
+                                                              " (approximation: no likelihood)" if sc.approximate else ""))
             self.verdict_label.setStyleSheet(f"font-weight: bold; font-size: 14px; color: {color.name()};")
             if sc.log_likelihood_nats is None:
-                self.ll_label.setText("none (a GAN has no likelihood)")
+                self.ll_label.setText("none (a GAN has no likelihood)" if gan else
+                                      "none (a decoder alone defines no likelihood)")
             else:
                 self.ll_label.setText(f"{sc.log_likelihood_nats:.1f} nats  ·  {sc.bits_per_dim:.3f} bits/dim")
             cal = self._calibration()
@@ -209,7 +219,9 @@ class ScoreDetails(QWidget):
 
     def _explain(self) -> None:
         gan = self.model is not None and getattr(self.model, "family", "") == "gan"
-        self.raw_text.setText(RAW_EXPLANATION_GAN if gan else RAW_EXPLANATION.format(data=self._data_name()))
+        decoder = bool((self._calibration() or {}).get("approximate"))   # a foreign decoder's record
+        self.raw_text.setText(RAW_EXPLANATION_GAN if gan else RAW_EXPLANATION_DECODER if decoder
+                              else RAW_EXPLANATION.format(data=self._data_name()))
 
     def _data_name(self) -> str:
         """What the open model was trained on, in words (its checkpoint's dataset name)."""

@@ -11,6 +11,9 @@ a folder with ``config.json``   :mod:`.hf_autoencoder` (``AutoencoderKL``)      
 a path a plugin claims          the plugin (:mod:`.plugins`, installed code)      the plugin
 ==============================  ================================================  ==================
 
+A decoder alone has no likelihood; ``latent-explorer calibrate MODEL --data FOLDER`` stores a labelled
+approximate OOD verdict beside it, which :func:`open_foreign` reads back (:mod:`.calibration`).
+
 Everything a dropped file holds is data: no Python in it runs (see each module).  Installed plugins
 are code the user chose to install, and are trusted.  The manifest format is in :mod:`.manifest` and
 docs/foreign-models.md.
@@ -58,22 +61,31 @@ def missing_extra(p: Path, module: str, extra: str) -> Exception:
 
 
 def open_foreign(path: str | os.PathLike, kind: str, device: str | torch.device = "cpu") -> GenerativeModel:
-    """Open a foreign model of ``kind`` (from :func:`kind_of`) on the CPU, validated by a probe decode."""
+    """Open a foreign model of ``kind`` (from :func:`kind_of`) on the CPU, validated by a probe decode,
+    with its stored approximate OOD calibration when there is one (:mod:`.calibration`)."""
+    from .calibration import adopt_plugin_model, attach
+
     p = Path(path)
     if kind == "pt2":
         from .export_program import open_pt2
 
-        return open_pt2(p)
-    if kind == "onnx":
+        model = open_pt2(p)
+    elif kind == "onnx":
         from .onnx_model import open_onnx
 
-        return open_onnx(p, device)
-    if kind == "hf":
+        model = open_onnx(p, device)
+    elif kind == "hf":
         from .hf_autoencoder import open_folder
 
-        return open_folder(p)
-    if kind.startswith("plugin:"):
+        model = open_folder(p)
+    elif kind.startswith("plugin:"):
         from .plugins import open_with_plugin
 
-        return open_with_plugin(kind.split(":", 1)[1], p, device)
-    raise ValueError(f"unknown foreign model kind {kind!r}")
+        model = open_with_plugin(kind.split(":", 1)[1], p, device)
+        model.metadata.setdefault("path", str(p))
+        adopt_plugin_model(model)
+    else:
+        raise ValueError(f"unknown foreign model kind {kind!r}")
+    if getattr(model, "no_likelihood_message", None) is not None:   # a decoder alone: no likelihood
+        attach(model, p)
+    return model

@@ -13,7 +13,10 @@ plain functions, ``decode_raw(z) -> images in the manifest's output_range`` and 
   (:mod:`.inversion`: bounded, cancellable);
 * ``directions`` are principal directions of decoded samples carried back to z (:mod:`.directions`),
   cached in a sidecar so the next open is instant;
-* ``score`` refuses honestly: a decoder alone defines no likelihood, so no number is made up.
+* no likelihood, ever: a decoder alone defines none, so no nats or bits/dim are made up.  ``score``
+  refuses, saying so, until ``latent-explorer calibrate MODEL --data FOLDER`` has stored a labelled
+  approximate verdict beside the model (:mod:`.calibration`, read back when the model opens); from
+  then on scores carry that verdict, marked ``approximate``, and still no likelihood.
 """
 from __future__ import annotations
 
@@ -27,7 +30,6 @@ from torch import nn
 
 from ..base import Direction, GenerativeModel
 from ..errors import LatentExplorerError, first_line
-from ..scoring import UncalibratedError
 from ..tensor_source import checkpoint_error as _err
 from .manifest import Manifest
 
@@ -47,6 +49,14 @@ def fingerprint(*paths: Path, extra: str = "") -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
+
+
+def cache_path(kind: str, name: str) -> Path:
+    """``name`` in the user cache folder's ``kind`` folder: where a sidecar goes when the model's own
+    folder is read-only (directions, calibration)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("latent-explorer", appauthor=False)) / kind / name
 
 
 class Programs(nn.ModuleDict):
@@ -84,6 +94,7 @@ class DecoderModel(GenerativeModel):
         meta = {"name": manifest.name or self.path.stem, "path": str(self.path),
                 "dataset": {"classes": list(manifest.class_names)},
                 "likelihood": "none: a decoder alone defines no likelihood",
+                **({"manifest": manifest.source} if manifest.source else {}),
                 **({"notes": list(manifest.notes)} if manifest.notes else {}), **(metadata or {})}
         super().__init__(net if net is not None else nn.Module(), config, meta, device)
 
@@ -170,25 +181,17 @@ class DecoderModel(GenerativeModel):
         return self._directions
 
     def no_likelihood_message(self) -> str:
-        return (f"{self.name}: no likelihood for this model (a {self.family} decoder alone defines none), so "
-                f"no score is given; run `latent-explorer calibrate {self.path} --data FOLDER` for a "
-                f"labelled approximation.")
+        """What ``score`` says while there is no calibration (:func:`models.scoring.calibration_of`)."""
+        from .calibration import no_likelihood_message
 
-    def score(self, x: torch.Tensor, k: int | None = None):
-        raise UncalibratedError(self.no_likelihood_message())
+        return no_likelihood_message(self)
 
     def ood_features(self, x01: torch.Tensor) -> dict[str, np.ndarray]:
         """Per-image features for :mod:`models.scoring` (no likelihood): the code (encoder or inversion),
-        the log reconstruction error and the lossless-WebP length."""
-        from ..ood_features import pillow_arrays, webp_bits_per_dim
+        the log reconstruction error, the code's norm and the lossless-WebP length (:mod:`.calibration`)."""
+        from .calibration import features
 
-        x01 = self._as_batch(x01)
-        z = self.encode(x01)
-        with torch.no_grad():
-            res = ((self.decode(z) - x01) ** 2).flatten(1).mean(1)
-        return {"latent": z.double().cpu().numpy(),
-                "log_residual": torch.log(res + 1e-6).double().cpu().numpy(),
-                "webp_bpd": webp_bits_per_dim(pillow_arrays(x01))}
+        return features(self, x01)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters()) + sum(b.numel() for b in self.net.buffers())

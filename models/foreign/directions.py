@@ -76,9 +76,9 @@ def sidecar_path(model_path: Path) -> Path:
 
 
 def _cache_path(key: str) -> Path:
-    import platformdirs
+    from .decoder_model import cache_path
 
-    return Path(platformdirs.user_cache_dir("latent-explorer", appauthor=False)) / "directions" / f"{key}.safetensors"
+    return cache_path("directions", f"{key}.safetensors")
 
 
 def _read(path: Path, key: str, d: int) -> list[Direction] | None:

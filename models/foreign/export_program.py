@@ -76,7 +76,7 @@ def open_pt2(p: Path, device: str | torch.device = "cpu") -> ProgramModel:
         raise _err(p, f"an encoder program; open its decoder {p.name[:-len(ENCODER_SUFFIX)]}{SUFFIX} instead.")
     data = _read(p)
     decoder, embedded = _load_program(p, data, True)
-    man = mf.find(p, embedded)
+    man = mf.find(p, embedded, f"inside the file (extra_files entry {mf.PT2_ENTRY})")
     enc_p = encoder_path(p, SUFFIX)
     encoder = None
     if enc_p.is_file():

@@ -210,7 +210,8 @@ def open_folder(p: Path) -> AutoencoderKLModel:
         u = ((net["vae"].encode(x).latent_dist.mean - shift) * sf).flatten(1)
         return ((u - mean.to(dev)) @ comps.to(dev).T) / sigma.to(dev)
 
-    man = Manifest(latent_dim=int(comps.shape[0]), image_shape=shape, output_range=(-1.0, 1.0), name=p.name)
+    man = Manifest(latent_dim=int(comps.shape[0]), image_shape=shape, output_range=(-1.0, 1.0), name=p.name,
+                   source="none needed: config.json (diffusers) says the shapes")
     model = AutoencoderKLModel(p, man, decode_raw, encode_raw, net=net, fmt="diffusers AutoencoderKL", key=key,
                                explained=[float(v) for v in fit["explained"]],
                                metadata={"directions_from": fit["source"], "scaling_factor": sf}, device="cpu")

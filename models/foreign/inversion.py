@@ -6,7 +6,8 @@ z*(x) = argmin_z  mean((D(z) - x)^2) + λ |z|^2 / (2 d)
 draws (fixed seed, so the same image always starts from the same code).  Then, for a torch decoder,
 :data:`STEPS` Adam steps on each image's own loss (Adam is element-wise, so a result does not depend
 on the batch); for a decoder without gradients (ONNX), :data:`SEARCH_ROUNDS` rounds of a seeded
-random search that keeps a perturbation when it lowers the loss, its step halving when none does.
+random search that keeps a perturbation when it lowers the loss, its step halving when none does
+(the perturbations are the same for every image, so a result does not depend on the batch either).
 Both are bounded, and ``cancel()`` is checked between steps: it raises
 :class:`~models.errors.Cancelled`.
 """
@@ -74,7 +75,9 @@ def _search(model, x, z, cancel) -> torch.Tensor:
     step = torch.full((z.shape[0], 1), 0.5, device=z.device)
     for _ in range(SEARCH_ROUNDS):
         _check(cancel)
-        noise = torch.randn(SEARCH_WIDTH, *z.shape, generator=gen).to(z.device)     # (W, N, D)
+        # the same W perturbation directions for every image (scaled by its own step): an image's code
+        # does not depend on what else is in its batch, so a calibrated verdict is reproducible
+        noise = torch.randn(SEARCH_WIDTH, 1, z.shape[1], generator=gen).to(z.device).expand(-1, z.shape[0], -1)
         cand = (z[None] + step[None] * noise).reshape(-1, z.shape[1])
         loss = _loss(model.decode(cand), x.repeat(SEARCH_WIDTH, 1, 1, 1), cand).reshape(SEARCH_WIDTH, -1)
         low, idx = loss.min(0)

@@ -53,6 +53,8 @@ class Manifest:
     class_names: list[str] = field(default_factory=list)
     prior: str = "normal"
     notes: list[str] = field(default_factory=list)
+    #: where it was read from, in words ("inside the file", "beside it: NAME.latent-explorer.json")
+    source: str = ""
 
     def to_json(self) -> str:
         """The manifest as the JSON text that would be written into a file."""
@@ -122,9 +124,10 @@ def parse(p: Path, text: str | bytes, where: str = "its manifest") -> Manifest:
                     class_names=[printable_name(c, 80) for c in classes], prior=prior, notes=notes)
 
 
-def find(p: Path, embedded: str | bytes | None) -> Manifest:
+def find(p: Path, embedded: str | bytes | None, inside: str = "inside the file") -> Manifest:
     """The manifest of ``p``: the sidecar beside it if there is one, else the ``embedded`` text;
-    refuses, saying how to add one, when there is neither."""
+    refuses, saying how to add one, when there is neither.  ``inside`` says where the embedded one sits
+    (:attr:`Manifest.source`)."""
     side = sidecar_path(p)
     if side.is_file():
         if side.stat().st_size > MAX_MANIFEST_BYTES:
@@ -133,9 +136,12 @@ def find(p: Path, embedded: str | bytes | None) -> Manifest:
         m = parse(p, side.read_bytes(), f"manifest {side.name}")
         if embedded:
             m.notes.append(f"{side.name} beside the file overrides the manifest inside it")
+        m.source = f"beside it: {side.name}" + (" (overrides the one inside the file)" if embedded else "")
         return m
     if embedded:
-        return parse(p, embedded)
+        m = parse(p, embedded)
+        m.source = inside
+        return m
     raise _err(p, f"no manifest: the app cannot know the latent size, image shape and output range. Write "
                   f"{side.name} beside it with latent_dim, image_shape and output_range "
                   f"(see docs/foreign-models.md).")

@@ -135,7 +135,7 @@ def open_onnx(p: Path, device: str | torch.device = "cpu") -> OnnxModel:
     proto = check_graph(p)
     embedded = {m.key: m.value for m in proto.metadata_props}.get(mf.ONNX_KEY)
     params = sum(int(np.prod(t.dims)) for t in proto.graph.initializer)
-    man = mf.find(p, embedded)
+    man = mf.find(p, embedded, f"inside the file (metadata_props key {mf.ONNX_KEY})")
     from .export_program import encoder_path
 
     enc_p = encoder_path(p, SUFFIX)
