@@ -107,6 +107,8 @@ def vae_features(model, x01: torch.Tensor) -> dict[str, np.ndarray]:
         "complexity": nll_bpd - webp,                                  # the same with lossless WebP
         "latent": mu.double().cpu().numpy(),
         "logvar": logvar.double().cpu().numpy(),                       # q(z|x), reused by models.iwae
+        # latent typicality: -log p(mu(x)) under the model's prior (its learned one when fitted)
+        "latent_nll": (-model.log_prior(mu)).double().cpu().numpy(),
     }
 
 

@@ -119,3 +119,17 @@ def test_the_prior_command_refuses_a_gan_in_one_line(capsys):
 def cli_info_json(path, capsys) -> str:
     assert cli.main(["info", str(path), "--json"]) == 0
     return capsys.readouterr().out
+
+
+def test_a_vae_with_a_learned_prior_also_judges_how_unusual_an_images_code_is(fitted, fmnist_slices):
+    from models import ood_glyphs, scoring
+    from models.ood_statistic import features
+
+    model = fitted[0]
+    _, held, test = fmnist_slices
+    cal = scoring.calibrate(model, images=held[:400], source="test")
+    assert "latent-prior NLL" in cal["statistic"]
+    assert [c["feature"] for c in cal["components"]][-1] == "latent_nll"
+    emoji = torch.from_numpy(ood_glyphs.emoji_grey(60, 0)).unsqueeze(1)
+    garments, foreign = features(model, test[:60])["latent_nll"], features(model, emoji)["latent_nll"]
+    assert np.median(foreign) > np.quantile(garments, 0.75)     # grey emoji encode where garments rarely do
