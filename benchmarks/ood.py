@@ -136,6 +136,11 @@ def candidates(family: str, fit: dict[str, np.ndarray], cal: dict) -> dict[str, 
         out["fisher(S_LZMA, NLL, LR, orient)"] = fisher(zSl, zN, zL, zO)
         out["fisher(S_best, NLL, LR, orient)"] = fisher(zSb, zN, zL, zO)
         out["fisher(S_WebP, NLL, LR, orient, mahal)"] = fisher(zS, zN, zL, zO, zM)
+        if "latent_nll" in fit:          # -log p(mu) under the VAE's learned prior (N(0, I) without one)
+            zP = z("latent_nll")
+            out["latent NLL under the prior"] = lambda f: f["latent_nll"]
+            out["fisher(S_WebP, S_LZMA, NLL, orient, latent NLL)"] = fisher(zS, zSl, zN, zO, zP)
+            out["fisher(S_WebP, S_LZMA, NLL, LR, orient, latent NLL)"] = fisher(zS, zSl, zN, zL, zO, zP)
         names = ["nll_bpd", "rec_bpd", "kl_nats", "logvar_mean", "webp_bpd", "local_bpd", "orientation"] \
             if "rec_bpd" in fit else ["nll_bpd", "webp_bpd", "local_bpd", "orientation"]
         gm = GaussianMixture(4, covariance_type="full", random_state=0).fit(col(fit, names))

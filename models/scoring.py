@@ -16,15 +16,17 @@ Two questions, answered separately because they cost very different amounts:
   few cheap, deterministic per-image features (:mod:`models.ood_features`) by a rule fitted on
   held-out in-distribution images only:
 
-      statistic(x) = max_j (c_j(x) − m_j) / s_j
+      statistic(x) = −2 Σ_j log Φ̄((c_j(x) − m_j) / s_j)        (Fisher's method, models.ood_statistic)
 
   over components c_j, each oriented so that larger is more unusual, standardised by its mean and
-  standard deviation on the fitting half of the held-out split.  For a VAE the components are the
-  input-complexity-corrected likelihood of Serrà et al. (2020), S(x) = −log₂ p(x) − L(x) in bits
-  per dimension with L the image's lossless-WebP code length, and the negative log-likelihood itself
-  (its upper tail: noise, inverted images).  For a GAN they are the residual after inverting the
-  generator (encoder + a bounded number of Adam steps), the image's code length and the discriminator's
-  logit, combined as the Mahalanobis distance under a Gaussian fitted on held-out images; they
+  standard deviation on the fitting half of the held-out split.  For a likelihood model (VAE, flow,
+  PixelCNN) the components are the input-complexity-corrected likelihood of Serrà et al. (2020),
+  S(x) = −log₂ p(x) − L(x) in bits per dimension with L the image's lossless-WebP and, second, LZMA code
+  length; the negative log-likelihood itself (its upper tail: noise, inverted images); the likelihood
+  ratio to the same image upside down (garments have an orientation); and, for a VAE with a learned
+  prior, how unlikely the image's code is under that prior.  For a GAN they are the residual after
+  inverting the generator (encoder + a bounded number of Adam steps), the image's code length and the
+  discriminator's logit, combined as the Mahalanobis distance under a Gaussian fitted on held-out images; they
   approximate a likelihood and are labelled so.  The verdict is the fast path: :func:`ood` costs about
   one encoder and one decoder pass per image (VAE), never the K-sample likelihood.
 
@@ -53,6 +55,7 @@ from .ood_statistic import (  # noqa: F401 (re-exported)
     LEVELS,
     READABLE_VERSIONS,
     STATISTICS,
+    statistic_spec,
     features,
     percentile_of,
     statistic_from_features,
@@ -127,7 +130,7 @@ def calibration_of(model) -> dict[str, Any]:
 
 def _method_ood(model, cal: dict[str, Any] | None) -> str:
     """How the stored calibration's statistic is computed (an older record names its own)."""
-    spec = STATISTICS.get(model.family) or {   # a foreign decoder's record names its own (models.foreign.calibration)
+    spec = (statistic_spec(model) if model.family in STATISTICS else None) or {   # a foreign decoder's record names its own (models.foreign.calibration)
         "name": (cal or {}).get("statistic"), "method_ood": (cal or {}).get("method_ood", "")}
     if cal and cal.get("statistic") not in (None, spec["name"]):
         return f"{cal['statistic']} (an older calibration; recalibrate for the current statistic)"
