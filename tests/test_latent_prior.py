@@ -133,3 +133,25 @@ def test_a_vae_with_a_learned_prior_also_judges_how_unusual_an_images_code_is(fi
     emoji = torch.from_numpy(ood_glyphs.emoji_grey(60, 0)).unsqueeze(1)
     garments, foreign = features(model, test[:60])["latent_nll"], features(model, emoji)["latent_nll"]
     assert np.median(foreign) > np.quantile(garments, 0.75)     # grey emoji encode where garments rarely do
+
+
+def test_the_apps_random_point_lands_where_the_learned_prior_puts_codes(fitted, qapp):
+    """Random (Ctrl+R) draws through the flow: its points are as likely under the learned prior as the
+    prior's own samples, far likelier than a unit-by-unit Gaussian with the same spread (the prior's holes)."""
+    from explorer.app.state import ExplorerState, LoadedModel
+
+    model = fitted[0]
+    state = ExplorerState()
+    state.set_model(LoadedModel.build(model))
+    zs = []
+    for seed in range(300):
+        state.randomize(seed=seed)
+        zs.append(state.z.copy())
+    zs = torch.as_tensor(np.array(zs))
+    sigma = torch.as_tensor(model.metadata["directions"]["sigma"])
+    diag = torch.randn(300, len(sigma), generator=torch.Generator().manual_seed(0)) * sigma \
+        + zs.mean(0)
+    with torch.no_grad():
+        own, app, gauss = (model.log_prior(z).mean().item() for z in (model.prior_z(300, seed=0), zs, diag))
+    assert abs(app - own) < 3.0
+    assert app > gauss + 3.0
