@@ -45,6 +45,10 @@ def main(checkpoint: str | os.PathLike | None = None, device: str = "auto") -> i
     app.setApplicationName("latent-explorer")
     app.setApplicationDisplayName("Latent Explorer")
     win = create_window(checkpoint, device)
+    if os.environ.get(STARTUP_PROBE_ENV) == "1":
+        from .startup_probe import report_window_painted
+
+        report_window_painted(win)
     win.show()
     if os.environ.get(STARTUP_PROBE_ENV) == "1":
         def first(_token: int) -> None:

@@ -13,11 +13,15 @@ burst_events             slider events fired by a 1 ms timer (about 1 kHz)
 burst_frames_rendered    frames the worker rendered for them (the rest were stale and dropped)
 burst_last_frame_ms      from the burst's last event to its frame painted
 import_torch_s           ``import torch`` alone, in a fresh interpreter
+time_to_window_ms        ``latent-explorer MODEL`` process start -> its main window first painted
 startup_s                ``latent-explorer MODEL`` process start -> first frame painted
 rss_growth_mb_10k        resident memory growth over 10,000 slider events (after 500 to warm up)
 =======================  ======================================================================
 
-``startup_s`` and ``import_torch_s`` are measured in subprocesses, each twice, best taken.
+``import_torch_s``, ``time_to_window_ms`` and ``startup_s`` are measured in subprocesses, each twice, best
+taken; the last two in the same runs of ``latent-explorer MODEL`` (the console script when it is installed
+beside this Python, else ``python -m explorer``) with its start-up probe
+(:mod:`explorer.app.startup_probe`) on Qt's offscreen platform.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 FIELDS = ("decode_ms_p50", "frame_ms_p50", "frame_ms_p95", "burst_events", "burst_frames_rendered",
-          "burst_last_frame_ms", "import_torch_s", "startup_s", "rss_growth_mb_10k")
+          "burst_last_frame_ms", "import_torch_s", "time_to_window_ms", "startup_s", "rss_growth_mb_10k")
 
 
 def _percentile(xs: list[float], q: float) -> float:
@@ -68,24 +72,34 @@ def measure_import_torch_s(repeats: int = 2) -> float:
     return min(times)
 
 
-def measure_startup_s(model: Path, device: str, repeats: int = 2) -> float:
-    """Wall time from spawning ``latent-explorer MODEL`` to its first frame painted (offscreen)."""
+def _app_command(model: Path, device: str) -> list[str]:
+    """``latent-explorer MODEL --device DEV`` as a user starts it."""
+    script = Path(sys.executable).with_name("latent-explorer")
+    launcher = [str(script)] if script.exists() else [sys.executable, "-m", "explorer"]
+    return [*launcher, str(model), "--device", device]
+
+
+def measure_startup(model: Path, device: str, repeats: int = 2) -> dict[str, float]:
+    """Wall times from spawning ``latent-explorer MODEL`` (offscreen) to its main window first painted
+    (``time_to_window_ms``) and to its first frame painted (``startup_s``), each the best of ``repeats``."""
     from . import STARTUP_PROBE_ENV
 
-    times = []
+    window, frame = [], []
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **{STARTUP_PROBE_ENV: "1"},
                    LATENT_EXPLORER_SETTINGS=str(Path(tmp) / "settings.ini"))
         for _ in range(repeats):
             t0 = time.time()
-            out = subprocess.run([sys.executable, "-m", "explorer.cli", str(model), "--device", device],
-                                 capture_output=True, text=True, timeout=300, env=env)
-            lines = [ln for ln in out.stdout.splitlines() if ln.startswith("first-frame ")]
-            if not lines:
+            out = subprocess.run(_app_command(model, device), capture_output=True, text=True, timeout=300,
+                                 env=env)
+            seen = {ln.split()[0]: float(ln.split()[1]) for ln in out.stdout.splitlines()
+                    if ln.startswith(("window-painted ", "first-frame "))}
+            if "first-frame" not in seen or "window-painted" not in seen:
                 raise RuntimeError(f"the app did not show a first frame (exit {out.returncode}): "
                                    f"{(out.stderr or out.stdout).strip()[-500:]}")
-            times.append(float(lines[-1].split()[1]) - t0)
-    return min(times)
+            window.append((seen["window-painted"] - t0) * 1000.0)
+            frame.append(seen["first-frame"] - t0)
+    return {"time_to_window_ms": min(window), "startup_s": min(frame)}
 
 
 # ---------------------------------------------------------------------------------------------- in process
@@ -178,8 +192,8 @@ def run_bench(model: str | os.PathLike | None = None, device: str = "auto", *, f
     if startup:
         say("import torch, in a fresh interpreter …")
         result["import_torch_s"] = measure_import_torch_s()
-        say("startup: process start -> first frame …")
-        result["startup_s"] = measure_startup_s(model, device)
+        say("startup: process start -> window painted, first frame painted …")
+        result.update(measure_startup(model, device))
 
     import torch
     from PySide6.QtCore import QSettings, Qt, QTimer
@@ -334,9 +348,13 @@ def report(result: dict[str, Any]) -> str:
              f"  burst_last_frame_ms     {r['burst_last_frame_ms']:8.2f}   target <= 50"
              f"   {ok(r['burst_last_frame_ms'] <= 50)}"]
     if "startup_s" in r:
-        lines += [f"  import_torch_s          {r['import_torch_s']:8.2f}",
-                  f"  startup_s               {r['startup_s']:8.2f}   target <= 1.5 x import_torch_s = "
-                  f"{1.5 * r['import_torch_s']:.2f}   {ok(r['startup_s'] <= 1.5 * r['import_torch_s'])}"]
+        lines += [f"  import_torch_s          {r['import_torch_s']:8.2f}"]
+        if "time_to_window_ms" in r:
+            lines.append(f"  time_to_window_ms       {r['time_to_window_ms']:8.0f}   "
+                         f"= {r['time_to_window_ms'] / 1000 / r['import_torch_s']:.2f} x import_torch_s; "
+                         f"{r['time_to_window_ms'] / 1000 / r['startup_s']:.2f} x startup_s")
+        lines.append(f"  startup_s               {r['startup_s']:8.2f}   target <= 1.5 x import_torch_s = "
+                     f"{1.5 * r['import_torch_s']:.2f}   {ok(r['startup_s'] <= 1.5 * r['import_torch_s'])}")
     lines.append(f"  rss_growth_mb_10k       {r['rss_growth_mb_10k']:8.2f}   target < 20"
                  f"   {ok(r['rss_growth_mb_10k'] < 20)}")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: decode_ms_p50, frame_ms_p50, frame_ms_p95, burst_events, "
-                        "burst_frames_rendered, burst_last_frame_ms, import_torch_s, startup_s, "
+                        "burst_frames_rendered, burst_last_frame_ms, import_torch_s, time_to_window_ms, startup_s, "
                         "rss_growth_mb_10k, device, model")
     p.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # small counts, for tests
 
