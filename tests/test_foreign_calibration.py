@@ -185,6 +185,9 @@ def test_a_stale_or_damaged_calibration_is_ignored_with_a_note(calibrated, tmp_p
     assert "calibration" not in m.metadata and any("quantiles are damaged" in n for n in m.metadata["notes"])
     side.write_text(json.dumps(cal))
     assert models.load(copy, device="cpu").metadata["calibration"]["threshold"] == cal["threshold"]
+    side.write_text(json.dumps({**cal, "source": "held\x1b[2Jin", "method_ood": "\x1b]0;owned\x07"}))
+    shown = models.load(copy, device="cpu").metadata["calibration"]      # printed texts are escaped or ours
+    assert "\x1b" not in shown["source"] and shown["method_ood"] == cal["method_ood"]
     other = fb.write_pt2(tmp_path / "other", latent=5)                 # another model under the same name
     other.with_name("small.calibration.json").write_text(json.dumps(cal))
     m = models.load(other, device="cpu")

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from ..data import DataError
-from ..errors import first_line
+from ..errors import first_line, printable_name
 from ..ood_statistic import CALIBRATION_VERSION, DEFAULT_FPR, LEVELS, fit_calibration
 
 SIDECAR_SUFFIX = ".calibration.json"
@@ -151,7 +151,8 @@ def _problem(cal: Any, model, key: str) -> str | None:
     if cal.get("fingerprint") != key:
         return "it was made for another version of the model file"
     comps = cal.get("components")
-    if cal.get("combine") not in ("max", "fisher") or cal.get("extras") != [] or not isinstance(comps, list) \
+    if cal.get("statistic") != SPEC["name"] or cal.get("combine") not in ("max", "fisher") \
+            or cal.get("extras") != [] or not isinstance(comps, list) \
             or not 1 <= len(comps) <= len(FEATURES):
         return "its statistic is not one this version computes"
     for c in comps:
@@ -194,6 +195,9 @@ def attach(model, path: Path) -> None:
         except (OSError, ValueError, RecursionError) as exc:
             why = f"it cannot be read ({first_line(exc, 80)})"
         if why is None:
+            # the texts that get printed are ours, or escaped: a copied record cannot drive the terminal
+            cal.update(method_ood=SPEC["method_ood"], source=printable_name(cal.get("source", ""), 200),
+                       approximate=True)
             model.metadata["calibration"] = cal
             model.metadata["calibration_file"] = str(place)
             return
