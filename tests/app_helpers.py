@@ -31,7 +31,7 @@ def expected_pixels(win) -> np.ndarray:
 
     loaded = win.state.loaded
     values = np.array([s.value() for s in win.latent_dock.sliders], dtype=np.float32)
-    z = torch.from_numpy(loaded.basis @ values)[None]
+    z = torch.from_numpy(loaded.z_from_values(values))[None]
     return display_image(to_uint8(loaded.model.decode(z))[0])
 
 

@@ -78,7 +78,7 @@ def test_the_worker_renders_only_the_newest_request(qtbot, trained_vae_path):
         qtbot.wait(50)
         assert [f.token for f in frames] == [49]
         assert frames[0].values[0] == pytest.approx(4.9)
-        z = torch.from_numpy(loaded.basis @ frames[0].values)[None]
+        z = torch.from_numpy(loaded.z_from_values(frames[0].values))[None]
         assert np.array_equal(frames[0].image, to_uint8(loaded.model.decode(z))[0, 0])
         zero = to_uint8(loaded.model.decode(torch.zeros(1, loaded.latent_dim)))[0, 0]
         assert_visibly_different(frames[0].image, zero, "the newest frame and the prior mean's")

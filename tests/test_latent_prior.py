@@ -155,3 +155,18 @@ def test_the_apps_random_point_lands_where_the_learned_prior_puts_codes(fitted, 
         own, app, gauss = (model.log_prior(z).mean().item() for z in (model.prior_z(300, seed=0), zs, diag))
     assert abs(app - own) < 3.0
     assert app > gauss + 3.0
+
+
+def test_the_sliders_zero_is_the_learned_priors_centre_so_reset_shows_a_typical_image(fitted, qapp):
+    """Under a learned prior z = 0 can sit in a hole between the codes; Reset goes to f^-1(0) instead."""
+    from explorer.app.state import ExplorerState, LoadedModel
+
+    model = fitted[0]
+    loaded = LoadedModel.build(model)
+    state = ExplorerState()
+    state.set_model(loaded)
+    state.reset()
+    centre = model.prior_z(1, temperature=0.0)[0].numpy()
+    assert np.allclose(state.z, centre, atol=1e-5)
+    assert np.abs(centre).max() > 0.05                   # not the origin
+    assert np.allclose(loaded.values_from_z(loaded.z_from_values(np.arange(16.0))), np.arange(16.0), atol=1e-4)

@@ -72,7 +72,7 @@ def main() -> int:
 
             loaded = win.state.loaded
             values = np.array([s.value() for s in win.latent_dock.sliders], dtype=np.float32)
-            expected = to_uint8(loaded.model.decode(torch.from_numpy(loaded.basis @ values)[None]))[0, 0]
+            expected = to_uint8(loaded.model.decode(torch.from_numpy(loaded.z_from_values(values))[None]))[0, 0]
             shown = win.canvas.image()
             win.grab().save(str(out / "window.png"))
             (out / "result.json").write_text(json.dumps({

@@ -19,6 +19,8 @@ Signals (all emitted on the GUI thread):
   the final values): for listeners that redraw plots;
 * ``frame_rendered(Frame)`` — a new frame reached the canvas;
 * ``device_changed(str)`` — the model now lives on another device;
+* ``class_changed(int | None)`` — a conditional model draws another class (None: no class given);
+  the frame is rendered again too (``values_changed`` with the same values);
 * ``message(str)`` — a line for the status bar (errors included).
 """
 from __future__ import annotations
@@ -44,6 +46,10 @@ class LoadedModel:
     sigmas: np.ndarray               # (D,) prior standard deviation along each direction
     basis: np.ndarray                # (D, D) float32; column j is direction j (unit vector in z)
     devices: list[str] = field(default_factory=lambda: ["cpu"])
+    # u -> z through a learned latent prior (a CPU copy of the VAE's flow, models.latent_prior), or None
+    prior_inverse: Any = None
+    # the sliders' zero: the prior's centre (f^-1(0) of a learned prior; the origin under N(0, I))
+    origin: np.ndarray | None = None
 
     # ------------------------------------------------------------------ facts
     @property
@@ -80,10 +86,13 @@ class LoadedModel:
 
     # ------------------------------------------------------------------ coordinates
     def z_from_values(self, values: np.ndarray) -> np.ndarray:
-        return (self.basis @ np.asarray(values, dtype=np.float32)).astype(np.float32, copy=False)
+        """z = origin + basis @ values (slider values are coordinates around the prior's centre)."""
+        z = self.basis @ np.asarray(values, dtype=np.float32)
+        return (z if self.origin is None else z + self.origin).astype(np.float32, copy=False)
 
     def values_from_z(self, z: np.ndarray) -> np.ndarray:
-        return (self.basis.T @ np.asarray(z, dtype=np.float32).reshape(-1)).astype(np.float32, copy=False)
+        z = np.asarray(z, dtype=np.float32).reshape(-1)
+        return (self.basis.T @ (z if self.origin is None else z - self.origin)).astype(np.float32, copy=False)
 
     # ------------------------------------------------------------------ construction (worker thread)
     @classmethod
@@ -98,7 +107,9 @@ class LoadedModel:
                    names=[d.name for d in dirs], labels=[d.label for d in dirs],
                    strengths=[float(d.strength) for d in dirs],
                    sigmas=np.array([float(d.sigma) for d in dirs], dtype=np.float32),
-                   basis=basis.astype(np.float32), devices=models.available_devices())
+                   basis=basis.astype(np.float32), devices=models.available_devices(),
+                   prior_inverse=(inverse := _prior_inverse(model)),
+                   origin=None if inverse is None else inverse(np.zeros(basis.shape[0], np.float32)))
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> "LoadedModel":
@@ -135,6 +146,7 @@ class ExplorerState(QObject):
     values_changed = Signal(object)
     frame_rendered = Signal(object)
     device_changed = Signal(str)
+    class_changed = Signal(object)
     message = Signal(str)
     #: like ``values_changed`` but at most every :attr:`SETTLE_MS` while values keep changing, and
     #: always once more with the final values: for listeners that redraw something costly (plots)
@@ -148,6 +160,7 @@ class ExplorerState(QObject):
         self._token = 0
         self._requested_at = time.perf_counter()
         self._frame: Frame | None = None
+        self._class: int | None = None
         self._rng = np.random.default_rng()
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
@@ -190,9 +203,15 @@ class ExplorerState(QObject):
         """The frame on the canvas now."""
         return self._frame
 
+    @property
+    def class_index(self) -> int | None:
+        """The class a conditional model draws (None: no class given, or an unconditional model)."""
+        return self._class
+
     # ------------------------------------------------------------------ changing
     def set_model(self, loaded: LoadedModel, values: np.ndarray | None = None) -> None:
         self._loaded = loaded
+        self._class = getattr(loaded.model, "default_class", None)
         d = loaded.latent_dim
         self._values = (np.zeros(d, dtype=np.float32) if values is None
                         else np.asarray(values, dtype=np.float32).reshape(d).copy())
@@ -225,17 +244,30 @@ class ExplorerState(QObject):
             self.set_values(self._loaded.values_from_z(z))
 
     def reset(self) -> None:
-        """All sliders to zero: the prior's mean."""
+        """All sliders to zero: the prior's centre (its mean under N(0, I); f^-1(0) of a learned prior)."""
         if self._loaded is not None:
             self.set_values(np.zeros(self._loaded.latent_dim, dtype=np.float32))
 
     def randomize(self, seed: int | None = None, temperature: float = 1.0) -> None:
-        """A random point from the prior (N(0, σ²) along each direction)."""
+        """A random point from the prior: N(0, σ²) along each direction, or the VAE's learned prior."""
         if self._loaded is None:
             return
         rng = np.random.default_rng(seed) if seed is not None else self._rng
         v = rng.standard_normal(self._loaded.latent_dim).astype(np.float32)
+        if self._loaded.prior_inverse is not None:      # a learned prior: z = f^-1(T * eps)
+            self.set_values(self._loaded.values_from_z(self._loaded.prior_inverse(v * float(temperature))))
+            return
         self.set_values(v * self._loaded.sigmas * float(temperature))
+
+    def set_class(self, index: int | None) -> None:
+        """The open conditional model now draws class ``index`` (the class selector set it on the model,
+        through the executor, before calling this): tell the views and render the frame again."""
+        if self._loaded is None:
+            return
+        self._class = None if index is None else int(index)
+        self._touch()
+        self.class_changed.emit(self._class)
+        self._emit_values()
 
     def set_device(self, device: str) -> None:
         self.device_changed.emit(str(device))
@@ -258,3 +290,21 @@ class ExplorerState(QObject):
     def _touch(self) -> None:
         self._token += 1
         self._requested_at = time.perf_counter()
+
+
+def _prior_inverse(model: Any):
+    """A function u (D,) -> z (D,) through the model's learned latent prior, on a CPU copy of the
+    (tiny) flow so the GUI thread never touches the model the executor runs; None without one."""
+    prior = getattr(getattr(model, "net", None), "prior", None)
+    if prior is None:
+        return None
+    import copy
+
+    import torch
+
+    flow = copy.deepcopy(prior).cpu().eval()
+
+    def inverse(u: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return flow.inverse(torch.as_tensor(np.asarray(u, np.float32))[None])[0].numpy()
+    return inverse
