@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -75,30 +73,16 @@ def test_encode_then_decode_resembles_the_input(bundled_model):
 
 def _in_process(*args) -> str:
     """``latent-explorer ARGS`` through ``explorer.cli.main`` in this process; its stdout (exit status 0)."""
-    import contextlib
-    import io
+    from cli_helpers import run_cli
 
-    from explorer.cli import main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(list(args)) == 0
-    return out.getvalue()
-
-
-def _cli(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True, text=True,
-                          timeout=120)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+    return run_cli(*args, check=True).stdout
 
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_cli_info_and_sample_work_on_every_bundled_model(name, tmp_path):
     path = str(models.bundled(name))
     text = _in_process("info", path)        # the subcommands import no Qt: run in this process (fast);
-    info = json.loads(_in_process("info", path, "--json"))   # the console script runs in the test below
+    info = json.loads(_in_process("info", path, "--json"))   # the console script: test_hostile_cli.py
     assert info["family"] in ("vae", "gan") and info["image_shape"] == [1, 28, 28]
     # every field the README names: family, architecture, data, training command and metrics, calibration
     m = models.load(path, device="cpu")
@@ -121,7 +105,9 @@ def test_cli_info_and_sample_work_on_every_bundled_model(name, tmp_path):
 def test_cli_bad_checkpoint_gives_one_line_and_no_traceback(tmp_path):
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x00" * 3)
-    proc = _cli("info", str(bad), check=False)
+    from cli_helpers import run_cli
+
+    proc = run_cli("info", bad)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "broken.safetensors" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -130,12 +116,17 @@ def test_cli_bad_checkpoint_gives_one_line_and_no_traceback(tmp_path):
 def test_temperature_and_truncation_pull_samples_toward_the_mean_latents_image(bundled_model):
     """VAE temperature and GAN truncation psi: z = psi * eps for the same eps (the seed), so lower values
     give samples nearer the mean latent's image and less varied; 0 gives that one image
-    (models/base.py ``prior_z``: the pull-toward-the-mean truncation, not BigGAN's resampling)."""
+    (models/base.py ``prior_z``: the pull-toward-the-mean truncation, not BigGAN's resampling).  A VAE
+    with a learned prior scales the flow's base point instead: z = f^-1(T * eps), centre f^-1(0)."""
+    from models.base import GenerativeModel
+
     m = bundled_model
-    eps = m.prior_z(64, seed=4)
+    eps = GenerativeModel.prior_z(m, 64, seed=4)
+    flow = getattr(m.net, "prior", None)
     for t in (0.0, 0.5, 1.5):
-        assert torch.allclose(m.prior_z(64, temperature=t, seed=4), t * eps)
-    mean_image = m.decode(torch.zeros(1, m.latent_dim))
+        expected = t * eps if flow is None else flow.inverse(t * eps).detach()
+        assert torch.allclose(m.prior_z(64, temperature=t, seed=4), expected, atol=1e-5)
+    mean_image = m.decode(m.prior_z(1, temperature=0.0))
     at = {t: m.sample(64, temperature=t, seed=4) for t in (0.0, 0.4, 1.0)}
     assert torch.allclose(at[0.0], mean_image.expand_as(at[0.0]), atol=1e-6)
     to_mean = {t: float((x - mean_image).abs().mean()) for t, x in at.items()}
