@@ -161,6 +161,16 @@ def _stop_panel_executors(request):
 
 
 @pytest.fixture
+def quick_background_fit():
+    """Calibrations in this test fit their local background model in a few steps
+    (:func:`panel_helpers.quick_background_fit`): for tests of the calibration's plumbing, not its heat map."""
+    from panel_helpers import quick_background_fit
+
+    with quick_background_fit():
+        yield
+
+
+@pytest.fixture
 def frame_waiter(qtbot):
     """``frame_waiter(win)``: :func:`wait_for_frame` bound to this test's qtbot."""
     return lambda win, timeout=30_000: wait_for_frame(win, qtbot, timeout)

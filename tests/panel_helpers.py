@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import contextlib  # noqa: E402
 import functools  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -44,6 +45,26 @@ def calibrated_vae():
 def trained_vae():
     """The bundled trained VAE (one shared instance): for tests that look at pixels."""
     return calibrated_vae()
+
+
+#: Adam steps of the calibration's local background model (models.ood_background.fit, 400 in the
+#: product) in tests of the calibration's plumbing: the record, its fields, the file rewritten in place.
+#: The background model feeds only the heat map (and the "local" candidate features, off in the shipped
+#: statistic); at 400 steps each calibration spends 10-30 s on it, which those tests do not look at.
+QUICK_BACKGROUND_STEPS = 25
+
+
+@contextlib.contextmanager
+def quick_background_fit(steps: int = QUICK_BACKGROUND_STEPS):
+    """Within the block, calibrations fit their local background model in ``steps`` Adam steps (the same
+    code, fewer steps).  Not for tests that judge the heat map of a model calibrated inside the test."""
+    import pytest
+
+    from models import ood_background
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ood_background, "fit", functools.partial(ood_background.fit, steps=steps))
+        yield
 
 
 _EXECUTORS: list = []

@@ -399,7 +399,7 @@ def test_every_cli_output_is_written_atomically(command, out_name, tmp_path, mon
     assert sorted(p.name for p in out.parent.iterdir()) == [out_name], "temporary file left behind"
 
 
-def test_calibrate_in_place_is_atomic_too(tmp_path, monkeypatch):
+def test_calibrate_in_place_is_atomic_too(tmp_path, monkeypatch, quick_background_fit):
     from explorer.cli import main
 
     path = tmp_path / "vae.safetensors"

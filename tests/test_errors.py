@@ -68,11 +68,12 @@ def test_latent_explorer_debug_shows_the_traceback(tmp_path):
 
 
 def test_a_user_error_on_the_cli_is_exit_2_naming_the_file(tmp_path):
+    """(In this process; the console script's own exit status 2 is checked in test_hostile_cli.py.)"""
+    from cli_helpers import run_cli
+
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x00" * 3)
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    proc = subprocess.run([sys.executable, "-m", "explorer.cli", "info", str(bad)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    proc = run_cli("info", bad)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith(f"latent-explorer: error: {bad.name}: ") and "damaged" in line, line

@@ -229,5 +229,6 @@ def test_console_script_end_to_end(name):
     env.pop("LATENT_EXPLORER_DEBUG", None)
     proc = subprocess.run([*_console(), "info", str(CORPUS / name)], capture_output=True, text=True,
                           timeout=HANG_SECONDS, env=env, cwd=str(CORPUS))
+    assert proc.returncode == 2, proc.stderr          # a user error: exit status 2, from the real process
     _assert_refused(case, proc.returncode, proc.stdout, proc.stderr)
     assert hc.markers(CORPUS) == []

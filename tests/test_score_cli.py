@@ -1,10 +1,9 @@
-"""`latent-explorer score` and `calibrate` from a user's shell: files, folders, .npy arrays, bad files."""
+"""`latent-explorer score` and `calibrate` as a user runs them: files, folders, .npy arrays, bad files
+(through ``explorer.cli.main`` in this process, tests/cli_helpers.py)."""
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,12 +18,9 @@ FIELDS = ["source", "index", "log_likelihood_nats", "bits_per_dim", "ood_statist
 
 
 def _cli(*args, check=True):
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    proc = subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True, text=True,
-                          timeout=240, env=env)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+    from cli_helpers import run_cli
+
+    return run_cli(*args, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +111,7 @@ def test_score_gan_has_no_likelihood_and_table_output(inputs):
     assert "garment.png" in text and "digit.jpg" in text and "bits/dim" in text and "distribution" in text
 
 
-def test_calibrate_command_writes_a_calibration(tmp_path):
+def test_calibrate_command_writes_a_calibration(tmp_path, quick_background_fit):
     out = tmp_path / "vae-recal.safetensors"
     proc = _cli("calibrate", str(models.bundled("vae")), "--fpr", "0.1", "--out", str(out), "--max-images", "400")
     assert "threshold" in proc.stdout

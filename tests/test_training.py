@@ -168,7 +168,7 @@ def _run_cli(*args: str) -> int:
 
 @pytest.mark.parametrize("family", ["vae", "gan"])
 def test_a_colour_32px_model_trains_for_one_epoch_from_the_cli_and_samples_encodes_scores_and_reopens(
-        family, tmp_path):
+        family, tmp_path, quick_background_fit):
     from models import scoring
 
     folder = _colour_folder(tmp_path / "pngs", 64, 40)          # resized to 32 x 32 on the way in
@@ -195,7 +195,7 @@ def test_a_colour_32px_model_trains_for_one_epoch_from_the_cli_and_samples_encod
         assert all(0 < s.bits_per_dim < 16 for s in scores)   # per colour dimension: C * H * W
 
 
-def test_calibrate_reads_a_colour_folder_at_the_models_shape(tmp_path):
+def test_calibrate_reads_a_colour_folder_at_the_models_shape(tmp_path, quick_background_fit):
     folder = _colour_folder(tmp_path / "pngs", 480, 16)
     out = tmp_path / "vae16.safetensors"
     assert _run_cli("train", "vae", "--data", str(folder), "--epochs", "1", "--out", str(out), "--width", "4",
