@@ -37,6 +37,7 @@ import torch
 from ..data import DataError
 from ..errors import first_line, printable_name
 from ..ood_statistic import CALIBRATION_VERSION, DEFAULT_FPR, LEVELS, fit_calibration
+from .sidecars import beside
 
 SIDECAR_SUFFIX = ".calibration.json"
 #: The record's name inside a model that is a folder (a Hugging Face autoencoder).
@@ -61,10 +62,11 @@ FEATURES = ("log_residual", "webp_bpd", "z_norm2")
 # ------------------------------------------------------------------------------------------ features
 def code(model, x01: torch.Tensor, cancel: Callable[[], bool] | None = None) -> torch.Tensor:
     """z of images ``x01`` (N, C, H, W) in [0, 1]: the model's encoder, or inversion through its decoder."""
-    from .decoder_model import DecoderModel
+    import inspect
+
     from .inversion import invert
 
-    if isinstance(model, DecoderModel):
+    if "cancel" in inspect.signature(model.encode).parameters:     # ours (models.foreign.decoder_model)
         return model.encode(x01, cancel=cancel)
     try:
         return model.encode(x01)
@@ -128,11 +130,11 @@ def sidecar_path(path: Path) -> Path:
     """``NAME.calibration.json`` beside ``NAME.EXT``; :data:`FOLDER_FILE` inside a model folder."""
     if path.is_dir():
         return path / FOLDER_FILE
-    return path.with_name(path.name.rsplit(".", 1)[0] + SIDECAR_SUFFIX)
+    return beside(path, SIDECAR_SUFFIX)
 
 
 def _cache_path(key: str) -> Path:
-    from .decoder_model import cache_path
+    from .sidecars import cache_path
 
     return cache_path("calibration", f"{key}.json")
 

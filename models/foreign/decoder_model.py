@@ -51,14 +51,6 @@ def fingerprint(*paths: Path, extra: str = "") -> str:
     return h.hexdigest()
 
 
-def cache_path(kind: str, name: str) -> Path:
-    """``name`` in the user cache folder's ``kind`` folder: where a sidecar goes when the model's own
-    folder is read-only (directions, calibration)."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("latent-explorer", appauthor=False)) / kind / name
-
-
 class Programs(nn.ModuleDict):
     """The foreign networks (decoder, maybe encoder) as one module that moves between devices but
     never switches them to training mode (exported programs refuse ``train()``; they are inference

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..base import Direction, orthonormal_basis
+from .sidecars import beside
 
 SEED = 1234
 #: Largest pooled image side used for the PCA (enough to see structure, cheap for big decoders).
@@ -72,11 +73,11 @@ def principal_directions(model, samples: int | None = None) -> list[Direction]:
 
 
 def sidecar_path(model_path: Path) -> Path:
-    return model_path.with_name(model_path.name.rsplit(".", 1)[0] + SIDECAR_SUFFIX)
+    return beside(model_path, SIDECAR_SUFFIX)
 
 
 def _cache_path(key: str) -> Path:
-    from .decoder_model import cache_path
+    from .sidecars import cache_path
 
     return cache_path("directions", f"{key}.safetensors")
 

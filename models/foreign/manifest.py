@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import printable_name
 from ..tensor_source import checkpoint_error as _err
+from .sidecars import beside
 
 #: The key of the manifest inside a file (``extra_files`` of a .pt2, ``metadata_props`` of an .onnx).
 PT2_ENTRY = "latent-explorer.json"
@@ -69,7 +70,7 @@ class Manifest:
 
 def sidecar_path(model_path: Path) -> Path:
     """``NAME.latent-explorer.json`` beside ``NAME.pt2`` / ``NAME.onnx``."""
-    return model_path.with_name(model_path.name.rsplit(".", 1)[0] + SIDECAR_SUFFIX)
+    return beside(model_path, SIDECAR_SUFFIX)
 
 
 def parse(p: Path, text: str | bytes, where: str = "its manifest") -> Manifest:
