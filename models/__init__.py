@@ -41,11 +41,12 @@ from pathlib import Path as _Path
 ASSETS = _Path(__file__).resolve().parent.parent / "assets"
 
 
-_SHORT_NAMES = {"vae": "vae-fmnist", "beta-vae": "beta-vae-fmnist", "gan": "gan-fmnist"}
+_SHORT_NAMES = {"vae": "vae-fmnist", "beta-vae": "beta-vae-fmnist", "gan": "gan-fmnist", "flow": "flow-fmnist",
+                "pixelcnn": "pixelcnn-fmnist"}
 
 
 def bundled(name: str = "vae") -> _Path:
-    """Path of a bundled checkpoint by short name: ``"vae"``, ``"beta-vae"``, ``"gan"`` (Fashion-MNIST),
+    """Path of a bundled checkpoint by short name: ``"vae"``, ``"beta-vae"``, ``"gan"``, ``"flow"``, ``"pixelcnn"`` (Fashion-MNIST),
     or a full stem such as ``"vae-emoji"`` (see :func:`bundled_models`)."""
     return ASSETS / f"{_SHORT_NAMES.get(name, name)}.safetensors"
 

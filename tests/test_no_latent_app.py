@@ -27,3 +27,26 @@ def test_a_model_without_a_latent_hides_the_latent_views_and_says_why(make_windo
     with qtbot.waitSignal(win.model_load_finished, timeout=120_000):
         win.open_model(models.bundled("vae"))
     qtbot.waitUntil(lambda: win.latent_dock.isVisible(), timeout=10_000)
+
+
+def test_a_pixelcnn_fills_the_sampling_grid_pixel_by_pixel_and_says_how_far_it_got(make_window, qtbot,
+                                                                                   pixelcnn_file):
+    """A PixelCNN has no latent, yet the Sampling dock draws its grid (model.sample, with progress):
+    nine different pictures, not blank tiles (a tiny untrained one: the bundled one takes a minute here)."""
+    import numpy as np
+
+    win = make_window()
+    texts = []
+    win.sampling_panel._progress.changed.connect(lambda _f, text: texts.append(text))
+    with qtbot.waitSignal(win.model_load_finished, timeout=120_000) as blocker:
+        win.open_model(pixelcnn_file)
+    assert blocker.args[0], blocker.args[1]
+    panel = win.sampling_panel
+    qtbot.waitUntil(lambda: panel.grid_data is not None, timeout=600_000)
+    g = panel.grid_data
+    assert g.images.shape[0] == 9 and g.images.shape[1:3] == (28, 28)
+    assert all(img.std() > 10 for img in g.images)                 # each tile has a picture in it
+    assert len({img.tobytes() for img in g.images}) == 9           # and they differ
+    assert texts and texts[-1].endswith("100%") and "pixel by pixel" in texts[0]
+    assert not panel.progress_label.isVisible()
+    assert np.allclose(g.values, np.zeros((9, 0)))

@@ -23,7 +23,7 @@ legend (:mod:`explorer.app.map_legend`) wraps between entries and never clips.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
 from models.map_picture import PALETTE  # noqa: F401  (one palette for the app's map and the CLI's)
@@ -33,13 +33,10 @@ from .map_pointer import NEIGHBOURS, MarkersAndPointer
 from .map_scatter import RAMP, GroupScatter, SelectViewBox, class_colours, value_bins
 from .map_selection import SelectionGrid
 from .map_toolbar import MapToolbar
+from .model_executor import Progress
 
 #: slider directions offered as colourings
 COLOUR_DIRECTIONS = 6
-
-
-class _Progress(QObject):
-    changed = Signal(float, str)    # emitted on the executor thread, received on the GUI thread
 
 
 class LatentMapWidget(MarkersAndPointer, QWidget):
@@ -72,7 +69,7 @@ class LatentMapWidget(MarkersAndPointer, QWidget):
         self.found = np.zeros(0, np.int64)       # ringed points: search hits, selection, neighbours
         self.selection = np.zeros(0, np.int64)
         self._job = None
-        self._progress = _Progress()
+        self._progress = Progress()
         self._progress.changed.connect(self._on_progress)
 
         lay = QVBoxLayout(self)

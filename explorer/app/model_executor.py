@@ -85,6 +85,12 @@ class Job:
         return self.fn(self) if self.pass_job else self.fn()
 
 
+class Progress(QObject):
+    """How far long work has got: emitted on the executor thread, received (queued) on the GUI thread."""
+
+    changed = Signal(float, str)     # fraction done (0..1), what is being done
+
+
 class _Thread(QThread):
     """The loop: take the first job of the highest lane, run it, report; until stopped."""
 
