@@ -10,9 +10,11 @@ Objectives, all minimised per image and reported in bits/dim where they are like
   (:mod:`models.flow`), a bound on the 8-bit image's −log P(x);
 * PixelCNN: the exact −log p(x) (:mod:`models.pixelcnn`).
 
-A conditional VAE or GAN (:mod:`models.conditional`) gets each batch's labels ``y`` (-1: none); a share
+A conditional GAN (:mod:`models.conditional`) gets each batch's labels ``y`` (-1: none); a share
 :data:`~models.conditional.LABEL_DROPOUT` of them is replaced by "no class" every step, which trains the
-class-agnostic mode that label-free calls (scoring, ``y=None``) use.  Unconditional models get ``None``.
+class-agnostic mode that label-free calls (scoring, ``y=None``) use.  A conditional VAE trains as an
+unconditional one and fits its prior per class to the codes of the training images after every epoch
+(``finish``), before the held-out metrics, which then include the bound on -log p(x | y).
 
 Under torchrun every loop trains the network through :class:`torch.nn.parallel.DistributedDataParallel`
 (:mod:`models.distributed`): the module called in each step is the DDP wrapper, so gradients are
@@ -30,6 +32,9 @@ from torch import nn
 from . import data as data_mod
 from . import distributed
 from .conditional import drop_labels
+
+#: Training images (at most) whose codes a conditional VAE's class prior is fitted to, after every epoch.
+CLASS_PRIOR_IMAGES = 20000
 
 
 class _Objective(nn.Module):
@@ -62,7 +67,7 @@ class _Loop:
         torch.nn.utils.clip_grad_norm_(self.model.net.parameters(), 100.0)
         self.opt.step()
 
-    def finish(self, heldout: data_mod.Split, cfg) -> dict[str, Any]:
+    def finish(self, heldout: data_mod.Split, cfg, train: data_mod.Split | None = None) -> dict[str, Any]:
         return {}
 
     def optimizer_states(self) -> list:
@@ -77,10 +82,10 @@ class _Loop:
 class VAELoop(_Loop):
     def __init__(self, model, cfg, opt_state, x_first=None) -> None:
         super().__init__(model, cfg, opt_state)
-        self.fwd = distributed.wrap(_Objective(model.net, lambda x, y=None: model.elbo_terms(x, y=y)))
+        self.fwd = distributed.wrap(_Objective(model.net, lambda x: model.elbo_terms(x)))
 
     def step(self, xb: torch.Tensor, epoch: int, yb: torch.Tensor | None = None) -> dict[str, float]:
-        rec, kl = self.fwd(xb) if yb is None else self.fwd(xb, drop_labels(yb))
+        rec, kl = self.fwd(xb)        # a conditional VAE's labels shape its class prior (finish), not this step
         loss = -(rec - self.model.beta * kl).mean() / self.dims
         self._train_step(loss)
         return {"loss_bpd": loss.item() / math.log(2), "kl_nats": kl.mean().item()}
@@ -90,22 +95,40 @@ class VAELoop(_Loop):
         # b bounds the memory of the mixture's maps
         b = 400_000 // self.dims
         out = {"heldout_elbo_bpd": self._held_bpd(x_held, self.model.elbo, b)}
-        if y_held is not None:     # conditional: the bound on -log p(x | y) with each image's own class
+        if y_held is not None and self.model.conditional:   # the bound on -log p(x | y), each image's own class
             labels = iter(torch.split(y_held, max(16, min(1000, b))))
             out["heldout_class_elbo_bpd"] = self._held_bpd(x_held, lambda x: self._class_elbo(x, next(labels)), b)
         return out
 
     @torch.no_grad()
     def _class_elbo(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        rec, kl = self.model.elbo_terms(x, y=y)
-        return rec - kl
+        mu, logvar = self.model.posterior(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.model.log_px_given_z(x, z) - self.model.net.class_prior.kl(mu, logvar, y)
 
-    def finish(self, heldout: data_mod.Split, cfg) -> dict[str, Any]:
+    def finish(self, heldout: data_mod.Split, cfg, train: data_mod.Split | None = None) -> dict[str, Any]:
         ref = heldout
         if cfg.data in ("fashion-mnist", "fmnist"):
             ref = data_mod.fashion_mnist("test")
         kl = self.model.unit_kl(ref.float01())
-        return {"directions": {"kl": [round(v, 5) for v in kl], "measured_on": ref.name}}
+        extra: dict[str, Any] = {"directions": {"kl": [round(v, 5) for v in kl], "measured_on": ref.name}}
+        if self.model.conditional and train is not None:
+            extra["class_prior"] = self._fit_class_prior(train)
+        return extra
+
+    @torch.no_grad()
+    def _fit_class_prior(self, train: data_mod.Split, most: int = CLASS_PRIOR_IMAGES) -> dict[str, Any]:
+        """Fit p(w | y) to one sampled code z ~ q(z | x) of up to ``most`` labelled training images (seeded)."""
+        labelled = torch.nonzero(train.labels >= 0).flatten()
+        pick = labelled[torch.randperm(len(labelled), generator=torch.Generator().manual_seed(0))[:most]]
+        gen = torch.Generator(device="cpu").manual_seed(1)
+        codes = []
+        for i in range(0, len(pick), 1000):
+            mu, logvar = self.model.posterior(train.images[pick[i:i + 1000]].float() / 255.0)
+            eps = torch.randn(mu.shape, generator=gen).to(mu.device)
+            codes.append(mu + eps * torch.exp(0.5 * logvar))
+        counts = self.model.net.class_prior.fit(torch.cat(codes), train.labels[pick].to(self.model.device))
+        return {"fitted_on": train.name, "images_per_class": counts, "codes": "one sample of q(z|x) per image"}
 
 
 class _LikelihoodLoop(_Loop):
@@ -132,7 +155,7 @@ class FlowLoop(_LikelihoodLoop):
     def evaluate(self, x_held: torch.Tensor, y_held: torch.Tensor | None = None) -> dict[str, float]:
         return {"heldout_bpd": self._held_bpd(x_held, lambda x: self.model.log_likelihood(x, 1), 500)}
 
-    def finish(self, heldout: data_mod.Split, cfg) -> dict[str, Any]:
+    def finish(self, heldout: data_mod.Split, cfg, train: data_mod.Split | None = None) -> dict[str, Any]:
         self.model.fit_directions(heldout.float01().to(self.model.device))
         return {"directions": {**self.model.metadata.get("directions", {}), "measured_on": heldout.name}}
 
@@ -205,7 +228,7 @@ class GANLoop:
         rec = self.model.decode(self.model.encode(x), **y)
         return {"heldout_encoder_rec_mse": float(F.mse_loss(rec, x))}
 
-    def finish(self, heldout: data_mod.Split, cfg) -> dict[str, Any]:
+    def finish(self, heldout: data_mod.Split, cfg, train: data_mod.Split | None = None) -> dict[str, Any]:
         return {}
 
     def optimizer_states(self) -> list:

@@ -139,6 +139,7 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         bar.close()
         model.net.eval()
         metrics = distributed.mean_over_ranks({k: v / steps for k, v in totals.items()})
+        extra = loop.finish(heldout, cfg, train_split)  # every epoch, before the metrics that may use it
         metrics.update(loop.evaluate(x_held, y_held))
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrainingError(f"training diverged in epoch {epoch + 1} (metrics {metrics}); the last good "
@@ -149,7 +150,6 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         log(f"epoch {epoch + 1}/{cfg.epochs} " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
             + f" (about {remaining / 60:.1f} min left)")
         final = epoch + 1 == cfg.epochs
-        extra = loop.finish(heldout, cfg)  # every epoch: each checkpoint is complete
         commands = list(model.metadata.get("training", {}).get("commands", []))
         if not commands or commands[-1] != cfg.command:
             commands.append(cfg.command)
@@ -168,6 +168,8 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         if cfg.data not in ("fashion-mnist", "fmnist"):
             dataset["background"] = "white (transparent pixels composited on RGB 255, 255, 255)"
             dataset["resize"] = "centre crop to the aspect, then Lanczos resize"
+        if "class_prior" in extra:     # a conditional VAE's prior per class: recorded with the training
+            training["class_prior"] = extra.pop("class_prior")
         meta = {"training": training, "name": cfg.name or out.stem, "dataset": dataset, **extra}
         model.metadata.pop("calibration", None)   # a calibration of older weights would be stale
         if main:
@@ -199,7 +201,9 @@ def build_model(cfg: TrainConfig, image_shape: list[int], device: torch.device,
     if cfg.conditional:   # the embedding's size is recorded, so a later default cannot change a checkpoint
         from .conditional import CLASS_DIM
 
-        config.update(n_classes=int(n_classes), class_dim=CLASS_DIM)
+        config["n_classes"] = int(n_classes)
+        if cfg.family == "gan":
+            config["class_dim"] = CLASS_DIM
     if cfg.family in ("vae", "gan"):
         if cfg.latent_dim:
             config["latent_dim"] = int(cfg.latent_dim)

@@ -18,7 +18,7 @@ from torch import nn
 
 from . import conv_geometry, latent_prior, likelihood
 from .base import Direction, GenerativeModel
-from .conditional import CLASS_DIM, make_embedding
+from .conditional import ClassPrior
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "latent_dim": 16,
@@ -41,25 +41,25 @@ class ConvVAENet(nn.Module):
     """
 
     def __init__(self, latent_dim: int = 16, image_shape=(1, 28, 28), channels: int = 32, n_mix: int = 3,
-                 beta: float = 1.0, prior: dict | None = None, n_classes: int = 0,
-                 class_dim: int = CLASS_DIM) -> None:
+                 beta: float = 1.0, prior: dict | None = None, n_classes: int = 0) -> None:
         super().__init__()
         self.plan = conv_geometry.plan(image_shape)
         c = self.plan.image_shape[0]
         widths = self.plan.widths(channels)
         bh, bw = self.plan.base
         self.latent_dim, self.n_mix, self.image_channels = int(latent_dim), int(n_mix), c
+        # a conditional model (models.conditional) has a prior per class, p(w | y) = N(m_y, L_y L_y^T), fitted
+        # to the codes of each class's images; its decoder and encoder are the unconditional ones
+        self.class_prior = ClassPrior(int(n_classes), self.latent_dim) if n_classes else None
         down: list[nn.Module] = []
         for w_in, w_out in zip([c, *widths[:-1]], widths):
             down += [nn.Conv2d(w_in, w_out, 4, 2, 1), nn.SiLU()]
         self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(widths[-1] * bh * bw, 2 * self.latent_dim))
-        # a conditional decoder p(x | z, y) also reads a class embedding (models.conditional); q(z | x) does not
-        self.class_embed, class_dim = make_embedding({"n_classes": n_classes, "class_dim": class_dim})
         up: list[nn.Module] = []
         for w_in, w_out in zip(widths[::-1], [*widths[-2::-1], widths[0]]):
             up += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.SiLU()]
         self.decoder = nn.Sequential(
-            nn.Linear(self.latent_dim + class_dim, widths[-1] * bh * bw), nn.SiLU(),
+            nn.Linear(self.latent_dim, widths[-1] * bh * bw), nn.SiLU(),
             nn.Unflatten(1, (widths[-1], bh, bw)),
             *up,
             nn.Conv2d(widths[0], c * 3 * self.n_mix, 3, 1, 1),
@@ -74,9 +74,9 @@ class ConvVAENet(nn.Module):
 
     def decoder_params(self, z: torch.Tensor, y=None) -> torch.Tensor:
         """(N, C * 3 * n_mix, H, W) mixture parameters (layout: :func:`models.likelihood.split_params`);
-        ``y``: the class of a conditional decoder (:mod:`models.conditional`; None: no class given)."""
-        if self.class_embed is not None:
-            z = torch.cat([z, self.class_embed(y, z.shape[0], z.device)], 1)
+        ``y`` (a conditional model): ``z`` is a point of class y's prior, m_y + L_y z (None: z itself)."""
+        if self.class_prior is not None and y is not None:
+            z = self.class_prior.to_code(z, y)
         return self.plan.crop_output(self.decoder(z))
 
 
@@ -98,8 +98,7 @@ class VAEModel(GenerativeModel):
               device: str | torch.device = "cpu") -> "VAEModel":
         cfg = {**DEFAULT_CONFIG, **(config or {})}
         net = ConvVAENet(cfg["latent_dim"], tuple(cfg["image_shape"]), cfg["channels"], cfg["n_mix"], cfg["beta"],
-                         prior=cfg.get("prior"), n_classes=cfg.get("n_classes", 0),
-                         class_dim=cfg.get("class_dim", CLASS_DIM))
+                         prior=cfg.get("prior"), n_classes=cfg.get("n_classes", 0))
         return cls(net, cfg, metadata, device)
 
     @property
@@ -136,22 +135,26 @@ class VAEModel(GenerativeModel):
         with torch.no_grad():
             return self.net.prior.inverse(u)
 
-    def log_px_given_z(self, x01: torch.Tensor, z: torch.Tensor, y=None) -> torch.Tensor:
-        """log p(x | z[, y]) per image, nats (a conditional model without ``y``: the no-class mode)."""
-        return likelihood.log_prob(x01, self.net.decoder_params(z, y), self.net.n_mix)
+    def log_px_given_z(self, x01: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return likelihood.log_prob(x01, self.net.decoder_params(z), self.net.n_mix)
 
-    def elbo_terms(self, x: torch.Tensor, *, sample: bool = True, y=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def elbo_terms(self, x: torch.Tensor, *, sample: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction log-likelihood, KL) per image, in nats (differentiable)."""
         x = self._as_batch(x)
         mu, logvar = self.net.posterior(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
-        rec = self.log_px_given_z(x, z, y)
+        rec = self.log_px_given_z(x, z)
         kl = 0.5 * (mu ** 2 + logvar.exp() - 1.0 - logvar).sum(1)
         return rec, kl
 
     @torch.no_grad()
     def elbo(self, x: torch.Tensor) -> torch.Tensor:
-        """The evidence lower bound (β = 1) per image, nats."""
+        """The evidence lower bound (β = 1) per image, nats.  Under a learned prior the KL has no closed
+        form: the bound is then the one-sample importance-weighted estimate (K = 1, :mod:`models.iwae`)."""
+        if self.net.prior is not None:
+            from .iwae import iwae_log_likelihood
+
+            return iwae_log_likelihood(self, self._as_batch(x), 1).float()
         rec, kl = self.elbo_terms(x)
         return rec - kl
 
