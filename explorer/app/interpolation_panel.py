@@ -2,7 +2,9 @@
 
 Endpoints come from the current z, a new prior sample, a bundled sample image, a dropped image or an
 image file (images are taken in like a dropped image and encoded).  Every torch call (encoding,
-decoding the frames) runs in the background; the panel only shows the results.
+decoding the frames) runs in the background; the panel only shows the results.  A class-conditional
+model shows a class selector among the path's options (:mod:`explorer.app.class_selector`, bound to the
+window's state by :mod:`explorer.app.window_views`): the endpoints and frames are drawn again in it.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 from superqt.utils import signals_blocked
 
+from .class_selector import ClassSelector
 from .interpolation_export import Endpoint, decode_u8, endpoint_job, export_frames, frames_job
 from .interpolation_ui import STRIP_PAD, STRIP_TILE_PX, build_ui
 from .pixmaps import strip_pixmap
@@ -53,6 +56,17 @@ class InterpolationPanel(QWidget):
     # ------------------------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
         build_ui(self)
+        self.class_selector = ClassSelector(self.executor)     # hidden until a conditional model opens
+        self.class_selector.changed.connect(self._class_changed)
+        options = self.layout().itemAt(1).layout().itemAt(1).layout()   # slerp/lerp, frames, loop, …
+        options.insertWidget(0, self.class_selector)
+
+    def _class_changed(self, _y) -> None:
+        """The model draws another class: decode the endpoints and the path again (same z)."""
+        model = self.model
+        for key, ep in self.endpoints.items():
+            if ep is not None and model is not None:
+                self._run_endpoint(key, lambda ep=ep: Endpoint(ep.label, ep.z, decode_u8(model, ep.z)[0]))
 
     def _fill_menu(self, key: str, menu: QMenu) -> None:
         menu.clear()

@@ -5,7 +5,8 @@ The grid is drawn on the render worker (``model.prior_z`` + ``decode``, so a see
 images as ``latent-explorer sample``); this panel only shows the pixels it gets back, grey or colour.
 Each thumbnail fills a :data:`THUMB_BOX` pixel square: a small image is upscaled by the largest whole
 factor that fits (nearest neighbour, pixels stay crisp: 28 px x 3, 32 px x 2, 64 px x 1); a larger one
-is scaled down smoothly to fit.
+is scaled down smoothly to fit.  A class-conditional model gets a class selector above the grid
+(:mod:`explorer.app.class_selector`); the grid is drawn again in the chosen class.
 """
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QGridLayout, QPushButton,
+from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QGridLayout, QLabel, QPushButton,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from .model_executor import ModelExecutor
+from .class_selector import ClassSelector
+from .model_executor import ModelExecutor, Progress
 from .pixmaps import pixmap
 from .rendering import display_image
 from .state import ExplorerState, LoadedModel
@@ -36,13 +38,24 @@ class SampleGrid:
     temperature: float
 
 
-def draw_grid(loaded: LoadedModel, n: int, temperature: float, seed: int) -> SampleGrid:
-    """Runs on the worker: ``n`` prior samples as pixels and slider values."""
+def draw_grid(loaded: LoadedModel, n: int, temperature: float, seed: int, job=None,
+              progress: Progress | None = None) -> SampleGrid:
+    """Runs on the worker: ``n`` prior samples as pixels and slider values.  A model without a latent
+    (a PixelCNN) draws its pixels one by one (H·W passes): ``progress`` hears how far, and the
+    executor's ``job`` being cancelled (a newer seed) stops it between pixels."""
     import torch
 
     from models.imaging import to_uint8
 
     model = loaded.model
+    if loaded.latent_dim == 0:
+        def said(done: int, total: int) -> None:
+            if progress is not None:
+                progress.changed.emit(done / total, f"Drawing {n} samples pixel by pixel: {100 * done // total}%")
+        x = model.sample(n, temperature=temperature, seed=seed, progress=said,
+                         cancel=(lambda: job.cancelled) if job is not None else None)
+        imgs = np.stack([display_image(a) for a in to_uint8(x)])
+        return SampleGrid(images=imgs, values=np.zeros((n, 0), np.float32), seed=seed, temperature=temperature)
     z = model.prior_z(n, temperature=temperature, seed=seed)
     with torch.no_grad():
         imgs = np.stack([display_image(a) for a in to_uint8(model.decode(z))])
@@ -83,6 +96,9 @@ class SamplingPanel(QDockWidget):
         lay = QVBoxLayout(body)
         lay.setContentsMargins(6, 6, 6, 6)
         form = QFormLayout()
+        self.class_selector = ClassSelector(worker, state)
+        self.class_selector.changed.connect(lambda _y: self.refresh())
+        form.addRow(self.class_selector)
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.0, 3.0)
         self.temperature.setSingleStep(0.1)
@@ -98,6 +114,12 @@ class SamplingPanel(QDockWidget):
         self.new_button.setToolTip("Next seed: a new grid, and its first sample becomes current (N)")
         self.new_button.clicked.connect(self.new_sample)
         lay.addWidget(self.new_button)
+        self.progress_label = QLabel()            # a PixelCNN's grid takes a while: say how far it is
+        self.progress_label.setWordWrap(True)
+        self.progress_label.hide()
+        lay.addWidget(self.progress_label)
+        self._progress = Progress()
+        self._progress.changed.connect(lambda _f, text: self.progress_label.setText(text))
 
         self.buttons: list[QToolButton] = []
         grid = QGridLayout()
@@ -135,9 +157,19 @@ class SamplingPanel(QDockWidget):
         if loaded is None:
             return
         n, t, s = GRID_ROWS * GRID_COLS, float(self.temperature.value()), int(self.seed.value())
+        if loaded.latent_dim == 0:     # pixel by pixel: slow, so progress shows and a newer seed cancels it
+            self.progress_label.setText(f"Drawing {n} samples pixel by pixel…")
+            self.progress_label.show()
+            self.worker.submit("grid", lambda job: draw_grid(loaded, n, t, s, job, self._progress),
+                               lambda g: self._grid_ready(loaded, g), self._grid_failed,
+                               pass_job=True, supersede=True)
+            return
         self.worker.submit("grid", lambda: draw_grid(loaded, n, t, s),
-                           lambda g: self._grid_ready(loaded, g),
-                           lambda msg: self.state.say(f"Sampling failed: {msg}"))
+                           lambda g: self._grid_ready(loaded, g), self._grid_failed)
+
+    def _grid_failed(self, msg: str) -> None:
+        self.progress_label.hide()
+        self.state.say(f"Sampling failed: {msg}")
 
     def choose(self, index: int) -> None:
         """Make sample ``index`` of the grid the current point."""
@@ -149,8 +181,10 @@ class SamplingPanel(QDockWidget):
         gan = loaded.family == "gan"
         label = self.widget().layout().itemAt(0).layout().labelForField(self.temperature)
         label.setText("Truncation" if gan else "Temperature")
-        self.temperature.setToolTip("Scales the prior's standard deviation: lower gives more typical, "
-                                    "less varied samples" + (" (the truncation trick)" if gan else ""))
+        self.temperature.setToolTip("Pulls z toward the mean latent (ψ·z): lower gives more typical, less "
+                                    "varied samples" if gan else
+                                    "Scales the prior's standard deviation: lower gives more typical, "
+                                    "less varied samples")
         self.grid_data = None
         _, h, w = loaded.model.image_shape
         self._size_buttons(thumb_side(h, w))
@@ -166,6 +200,7 @@ class SamplingPanel(QDockWidget):
         if loaded is not self.state.loaded:
             return  # the model changed meanwhile
         self.grid_data = g
+        self.progress_label.hide()
         for b, img in zip(self.buttons, g.images):
             b.setIcon(QIcon(thumbnail(img)))
         self.grid_shown.emit()

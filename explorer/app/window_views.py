@@ -23,6 +23,7 @@ def connect_views(window) -> None:
     window.history.message.connect(window._say)
     window.sample_marker = SampleMarker(window.state, window.sampling_panel, window)
     window.bookmark_dock.goRequested.connect(lambda rec, name: restore_state(window, rec, name))
+    window.interpolation_dock.panel.class_selector.bind(window.state)   # conditional models only
     _export_size_menu(window)
 
 
