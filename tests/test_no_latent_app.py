@@ -50,3 +50,24 @@ def test_a_pixelcnn_fills_the_sampling_grid_pixel_by_pixel_and_says_how_far_it_g
     assert texts and texts[-1].endswith("100%") and "pixel by pixel" in texts[0]
     assert not panel.progress_label.isVisible()
     assert np.allclose(g.values, np.zeros((9, 0)))
+
+
+def test_closing_on_a_pixelcnn_does_not_save_the_latent_views_as_closed(make_window, qtbot, pixelcnn_file, tmp_path):
+    """The latent docks were hidden for the model, not by the user: the next session shows them."""
+    from PySide6.QtCore import QSettings
+
+    from explorer.app.main_window import MainWindow
+
+    win = make_window()
+    with qtbot.waitSignal(win.model_load_finished, timeout=120_000):
+        win.open_model(pixelcnn_file)
+    qtbot.waitUntil(lambda: not win.latent_dock.isVisible(), timeout=10_000)
+    path = win.settings.fileName()
+    win.close()
+    again = MainWindow(settings=QSettings(path, QSettings.Format.IniFormat), device="cpu")
+    qtbot.addWidget(again)
+    again.show()
+    with qtbot.waitSignal(again.model_load_finished, timeout=120_000):
+        again.open_model(models.bundled("vae"))
+    qtbot.waitUntil(lambda: again.latent_dock.isVisible(), timeout=10_000)
+    assert again.map_dock.isVisible() or again.interpolation_dock.isVisible()

@@ -96,6 +96,7 @@ class LayoutKeeper(QObject):
         super().__init__(window)
         self.window, self.settings = window, settings
         self.on_close: list = []          # callables run when the window closes (after saving)
+        self.before_save: list = []       # callables that put the layout as the user chose it (before saving)
         window.installEventFilter(self)
 
     def restore(self) -> bool:
@@ -108,6 +109,8 @@ class LayoutKeeper(QObject):
         return ok
 
     def save(self) -> None:
+        for fn in self.before_save:
+            fn()
         self.settings.setValue("window/geometry", self.window.saveGeometry())
         self.settings.setValue("window/state", self.window.saveState(LAYOUT_VERSION))
         self.settings.sync()

@@ -24,13 +24,21 @@ class NoLatentViews(QObject):
         self._hidden: list[str] = []
         window.state.model_changed.connect(self._model_changed)
 
+    def show_hidden(self) -> None:
+        """Show again the docks this class hid (they were visible before a model without a latent)."""
+        for attr in self._hidden:
+            getattr(self.window, attr).show()
+        self._hidden = []
+
     def _model_changed(self, loaded) -> None:
         w = self.window
         if has_latent(loaded):
-            for attr in self._hidden:
-                getattr(w, attr).show()
-            self._hidden = []
+            self.show_hidden()
             return
+        # the docks hidden here are hidden for the model, not by the user: the saved layout keeps them
+        keeper = getattr(w, "layout_keeper", None)
+        if keeper is not None and self.show_hidden not in keeper.before_save:
+            keeper.before_save.append(self.show_hidden)
         for attr in LATENT_DOCKS:
             dock = getattr(w, attr, None)
             if dock is not None and dock.isVisible():
