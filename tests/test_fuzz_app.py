@@ -10,7 +10,8 @@ end, and that resident memory grows by less than 20 MB over the 10,000 events (m
 is idle, a gc pass and malloc_trim, so memory the allocator merely caches is not counted): a strict
 bound, no tolerance band.
 
-The seed is fixed (FUZZ_SEED to override); a failure names the event and the recent actions.
+The seed is fixed (FUZZ_SEED to override; FUZZ_EVENTS, FUZZ_WARMUP and FUZZ_ONLY for hunting a leak);
+a failure names the event and the recent actions.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ SEED = int(os.environ.get("FUZZ_SEED", "20261123"))
 #: with the traversal, compare, map-cache and heat-map views added, a 3,000-event warm-up still left
 #: steps of 7-11 MB in the next 2,000 events, then flat: measured with FUZZ_EVENTS=18000, series in the
 #: closing note of issue 16)
-WARMUP_EVENTS = 6_000
+WARMUP_EVENTS = int(os.environ.get("FUZZ_WARMUP", "6000"))
 EVENTS = int(os.environ.get("FUZZ_EVENTS", "10000"))
 #: comma-separated action names to restrict the mix to (for hunting a leak or a slow path)
 ONLY = [a for a in os.environ.get("FUZZ_ONLY", "").split(",") if a]

@@ -68,14 +68,12 @@ def test_heat_picture_is_black_where_nothing_is_surprising():
 
 def test_score_explain_writes_a_picture_and_the_neighbours_of_every_image(tmp_path):
     import json
-    import subprocess
-    import sys
+
+    from cli_helpers import run_cli
 
     np.save(tmp_path / "two.npy", ood_sets.digits(2)[:, 0].numpy())
     out = tmp_path / "why"
-    r = subprocess.run([sys.executable, "-m", "explorer", "score", "--k", "2", "--quiet", "--explain", str(out),
-                        str(tmp_path / "two.npy")], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+    run_cli("score", "--k", "2", "--quiet", "--explain", out, tmp_path / "two.npy", check=True)
     rows = json.loads((out / "explain.json").read_text())
     assert [row["index"] for row in rows] == [0, 1]
     assert all(row["verdict"] == "out-of-distribution" and len(row["neighbours"]) == 5 for row in rows)
