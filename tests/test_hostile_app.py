@@ -7,7 +7,6 @@ Offscreen Qt (tests/conftest.py), the ``make_window`` factory and a tiny untrain
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest

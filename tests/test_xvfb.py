@@ -16,31 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-
+from xvfb_helpers import start_xvfb, stop
 
 pytestmark = pytest.mark.xvfb
 
 HERE = Path(__file__).resolve().parent
-
-
-def _start_xvfb():
-    """Xvfb on a free display (it picks one and tells us through -displayfd)."""
-    r, w = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(w)
-    buf = b""
-    deadline = time.time() + 30
-    while not buf.endswith(b"\n") and time.time() < deadline:
-        chunk = os.read(r, 16)
-        if not chunk:
-            break
-        buf += chunk
-    os.close(r)
-    if not buf.strip():
-        proc.kill()
-        pytest.fail("Xvfb did not report a display")
-    return proc, f":{buf.decode().strip()}"
 
 
 def _wait_file(path: Path, proc: subprocess.Popen, timeout: float = 300) -> dict:
@@ -72,7 +52,7 @@ def test_the_app_in_a_real_x_window(tmp_path, trained_vae_path):
     checkpoint = trained_vae_path
     _need("Xvfb")
     xdotool, imagemagick = _need("xdotool"), _need("import")
-    xvfb, display = _start_xvfb()
+    xvfb, display = start_xvfb()
     env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb",
                LATENT_EXPLORER_SETTINGS=str(tmp_path / "settings.ini"))
     env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), env.get("PYTHONPATH", "")])
@@ -100,8 +80,7 @@ def test_the_app_in_a_real_x_window(tmp_path, trained_vae_path):
     finally:
         if child.poll() is None:
             child.kill()
-        xvfb.terminate()
-        xvfb.wait(timeout=10)
+        stop(xvfb)
 
     keep = os.environ.get("LATENT_EXPLORER_SCREENSHOTS")
     if keep:

@@ -8,47 +8,25 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from models.bundled_data import SAMPLES_DIR
+from xvfb_helpers import start_xvfb, stop
 
 pytestmark = pytest.mark.xvfb
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_display() -> int:
-    for n in range(90, 140):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise RuntimeError("no free X display number")
-
-
 @pytest.fixture
 def xvfb_display():
-    if shutil.which("Xvfb") is None:
-        pytest.fail("Xvfb is not installed: `bash scripts/setup.sh` installs it (apt-get install xvfb)")
-    n = _free_display()
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t0 = time.monotonic()
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        if proc.poll() is not None or time.monotonic() - t0 > 120:
-            proc.kill()
-            pytest.fail("Xvfb did not start")
-        time.sleep(0.05)
-    yield f":{n}"
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    proc, display = start_xvfb("1600x1000x24")
+    yield display
+    stop(proc)
 
 
 def test_dropping_files_on_a_real_window_scores_them(xvfb_display, tmp_path, trained_vae_path):
