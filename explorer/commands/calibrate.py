@@ -50,12 +50,7 @@ def run(args: argparse.Namespace) -> int:
     cal = scoring.calibrate(model, images=images, source=source, fpr=fpr,
                             log=lambda s: print(s, file=sys.stderr))
     out = args.out or args.file
-    path = model.metadata.pop("path", None)   # where it was loaded from: not part of the file
-    try:
-        models.save(model, out)
-    finally:
-        if path is not None:
-            model.metadata["path"] = path
+    models.save(model, out)          # (the load-time "path" entry is never written)
     print(f"wrote {out}: {cal['statistic']}, threshold {cal['threshold']:.4f} "
           f"(verdict 'out-of-distribution' above the {100 * (1 - fpr):g}th percentile of "
           f"{cal['n']} held-out images)")

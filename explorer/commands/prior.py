@@ -54,12 +54,7 @@ def run(args: argparse.Namespace) -> int:
     report["data"] = str(data)
     model.metadata["prior"] = report
     out = args.out or args.file
-    path = model.metadata.pop("path", None)   # where it was loaded from: not part of the file
-    try:
-        models.save(model, out)
-    finally:
-        if path is not None:
-            model.metadata["path"] = path
+    models.save(model, out)          # (the load-time "path" entry is never written)
     print(f"wrote {out}: learned prior ({report['layers']}-layer flow, {report['epochs']} epochs, "
           f"{report['seconds']:.0f} s); held-out codes gain {report['heldout_gain_nats']:.2f} nats "
           f"({report['heldout_gain_bpd']:.4f} bits/dim) over N(0, I)")
