@@ -90,14 +90,16 @@ def features(net: SmallCNN, x: torch.Tensor) -> np.ndarray:
 
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy import linalg
-
+    """||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^1/2), with tr (S1 S2)^1/2 = sum of the square roots of the
+    eigenvalues of S1^1/2 S2 S1^1/2 (symmetric, so ``eigh`` is exact and never fails on the singular
+    covariances that classifier features with dead units give; scipy's ``sqrtm`` of the non-symmetric
+    product did)."""
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(s1 @ s2)
-    covmean = covmean[0] if isinstance(covmean, tuple) else covmean
-    covmean = covmean.real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    inner = np.linalg.eigvalsh(root1 @ s2 @ root1)
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(inner, 0, None)).sum())
 
 
 def iwae_log_likelihoods(model, images: torch.Tensor, k: int, batch: int = 50) -> torch.Tensor:
