@@ -20,6 +20,7 @@ the load average before and after.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -82,8 +83,10 @@ def main(argv=None) -> int:
         path = models.bundled(name)
         m = models.load(path, device="cpu")
         training = m.metadata.get("training", {})
+        prior = m.metadata.get("prior") or {}
         row = {"model": path.name, "family": m.family, "epochs": training.get("epochs"),
-               "trained_on": training.get("data")}
+               "trained_on": training.get("data"), "prior": prior.get("kind", "standard normal"),
+               "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
         t0 = time.perf_counter()
         samples = torch.cat([m.sample(min(500, n - i), seed=i // 500) for i in range(0, n, 500)])
         row["fd"] = frechet(features(net, samples), f_held)
@@ -116,6 +119,9 @@ def main(argv=None) -> int:
         label = r["model"] if "family" not in r else (f"{r['family'].upper()} 64×64 RGB (`{Path(r['model']).stem}`, "
                                                         f"{r['epochs']} epochs)")
         print(f"| {label} | {elbo} | {iwae} | emoji-classifier FD {r['fd']:.2f} |")
+    print()
+    for r in rows[1:]:
+        print(f"{r['model']}: sha256 {r['sha256'][:16]}…, prior {r['prior']}, sampled at temperature 1")
     return 0
 
 
