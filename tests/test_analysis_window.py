@@ -117,9 +117,11 @@ def test_clicking_a_map_point_updates_sliders_and_canvas(make_window, trained_va
     qtbot.waitUntil(lambda: np.allclose(win.state.z, lmap.map.z[i], atol=1e-4), timeout=30_000)
     wait_for_frame(win, qtbot)
     values = win.state.loaded.values_from_z(lmap.map.z[i])
-    slider_values = np.array([s.value() for s in win.latent_dock.sliders], dtype=np.float32)
-    assert np.allclose(slider_values, np.clip(values, -3, 3), atol=0.02)
-    shown = assert_shows(win, decoded_pixels(win, lmap.map.z[i]))   # the point itself (sliders clip at ±3)
+    sliders = win.latent_dock.sliders
+    slider_values = np.array([s.value() for s in sliders], dtype=np.float32)
+    lo, hi = np.array([s.minimum() for s in sliders]), np.array([s.maximum() for s in sliders])
+    assert np.allclose(slider_values, np.clip(values, lo, hi), atol=0.02)
+    shown = assert_shows(win, decoded_pixels(win, lmap.map.z[i]))   # the point itself (sliders clip at their ends)
     # the canvas now shows that image's reconstruction: nearer the clicked image than the mean image was
     clicked = lmap.map.images[i].astype(int)
     assert np.abs(shown.astype(int) - clicked).mean() < 0.8 * np.abs(mean_frame.astype(int) - clicked).mean()
