@@ -42,7 +42,7 @@ ASSETS = _Path(__file__).resolve().parent.parent / "assets"
 
 
 _SHORT_NAMES = {"vae": "vae-fmnist", "beta-vae": "beta-vae-fmnist", "gan": "gan-fmnist", "flow": "flow-fmnist",
-                "pixelcnn": "pixelcnn-fmnist"}
+                "pixelcnn": "pixelcnn-fmnist", "cvae": "cvae-fmnist", "cgan": "cgan-fmnist"}
 
 
 def bundled(name: str = "vae") -> _Path:

@@ -209,3 +209,18 @@ def test_interpolate_class_options_must_make_a_path(tmp_path):
 def test_train_conditional_is_refused_for_families_without_classes(tmp_path):
     r = _cli("train", "flow", "--conditional", "--out", str(tmp_path / "f.safetensors"))
     assert r.returncode == 2 and "--conditional applies to the VAE and the GAN" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["cvae", "cgan"])
+def test_the_bundled_conditional_models_draw_each_class_differently_from_the_same_latents(name):
+    from models.data import FASHION_MNIST_CLASSES
+
+    path = models.bundled(name)
+    assert path.exists(), f"bundled checkpoint {path} is missing; see assets/README.md to rebuild it"
+    m = models.load(path, device="cpu")
+    assert m.conditional and m.class_names == FASHION_MNIST_CLASSES
+    assert "calibration" in m.metadata
+    trouser, bag = (m.sample(8, seed=0, y=m.class_names.index(c)) for c in ("Trouser", "Bag"))
+    # the same 8 latents: trousers are tall and narrow, bags wide; their mean images differ clearly
+    width = lambda x: (x.mean(0)[0] > 0.2).float().sum(0).gt(0).sum()   # noqa: E731 - columns with light
+    assert int(width(bag)) > int(width(trouser)) + 4
