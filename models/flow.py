@@ -57,6 +57,10 @@ def unsqueeze(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(n, c // 4, h * 2, w * 2)
 
 
+
+#: |value| bound of every step of the inverse flow (see :meth:`FlowNet.inverse`)
+INVERSE_LIMIT = 1e3
+
 class ActNorm(nn.Module):
     """y = (x + loc)·exp(log_scale) per channel, initialised from the first batch (zero mean, unit var)."""
 
@@ -139,11 +143,12 @@ class Coupling(nn.Module):
             m = self._checker(y)
             ya = y * m
             shift, log_s = self._shift_log_scale(torch.cat([ya, m.expand(y.shape[0], 1, -1, -1)], 1))
-            return ya + (1 - m) * ((y - shift) * torch.exp(-log_s))
+            # clamped before the mask: an overflow (inf) times the mask's 0 would be NaN
+            return ya + (1 - m) * ((y - shift) * torch.exp(-log_s)).clamp(-INVERSE_LIMIT, INVERSE_LIMIT)
         ca = y.shape[1] // 2
         ya, yb = y[:, :ca], y[:, ca:]
         shift, log_s = self._shift_log_scale(ya)
-        return torch.cat([ya, (yb - shift) * torch.exp(-log_s)], 1)
+        return torch.cat([ya, ((yb - shift) * torch.exp(-log_s)).clamp(-INVERSE_LIMIT, INVERSE_LIMIT)], 1)
 
 
 class _Scale(nn.Module):
@@ -213,7 +218,11 @@ class FlowNet(nn.Module):
         return torch.cat(zs, 1), logdet
 
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
-        """z (N, D) -> y in (0, 1) (N, C, H, W)."""
+        """z (N, D) -> y in (0, 1) (N, C, H, W).  Far outside the codes the model has seen (about 2% of
+        draws at temperature 1), undoing a coupling divides by sigmoid scales near 0 and the values overflow
+        to inf and then NaN; each step is clamped to ±:data:`INVERSE_LIMIT`, which leaves every image the
+        flow actually encodes exactly invertible (their values stay within ±10) and turns the overflowed
+        ones into saturated pixels instead of NaN."""
         sizes = [math.prod(s) for s in self.z_shapes]
         pieces = list(torch.split(z, sizes, dim=1))
         x = pieces[-1].reshape(-1, *self.z_shapes[-1])
@@ -222,11 +231,11 @@ class FlowNet(nn.Module):
             if scale.split:
                 x = torch.cat([x, pieces[i].reshape(-1, *self.z_shapes[i])], 1)
             for layer in reversed(scale.channel):
-                x = layer.inverse(x)
+                x = layer.inverse(x).clamp(-INVERSE_LIMIT, INVERSE_LIMIT)
             if scale.squeeze_after:
                 x = unsqueeze(x)
             for layer in reversed(scale.checker):
-                x = layer.inverse(x)
+                x = layer.inverse(x).clamp(-INVERSE_LIMIT, INVERSE_LIMIT)
         y = torch.sigmoid(x)
         return ((y - ALPHA) / (1 - 2 * ALPHA)).clamp(0.0, 1.0)
 

@@ -25,11 +25,15 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import Cancelled
+from .errors import Cancelled, LatentExplorerError
 from .imaging import from_uint8
 from .latent_prior import FlowPrior
 
 LN2 = math.log(2.0)
+
+
+class PriorError(LatentExplorerError, ValueError):
+    """A learned prior cannot be fitted to this model or with these images (one line, no traceback)."""
 
 
 @torch.no_grad()
@@ -61,9 +65,12 @@ def fit_prior(model, train: torch.Tensor, heldout: torch.Tensor, *, epochs: int 
     ``progress(epoch, epochs, mean_nll)`` after every epoch; ``cancel()`` checked every step (raises
     :class:`~models.errors.Cancelled`, leaving the model as it was).  Save with ``models.save``."""
     if getattr(model, "family", "") != "vae":
-        raise ValueError(f"a learned prior is fitted to a VAE's codes; this model is a {model.family}")
+        raise PriorError(f"a learned prior is fitted to a VAE's codes; this model is a {model.family}")
+    if int(model.config.get("n_classes", 0) or 0) > 0:
+        raise PriorError(f"{model.name}: this VAE is class-conditional: each class already has its own fitted prior "
+                         "(models.conditional), so no learned flow prior is fitted on top")
     if len(train) < 2 or len(heldout) < 1:
-        raise ValueError("fitting a prior needs at least 2 training images and 1 held-out image")
+        raise PriorError("fitting a prior needs at least 2 training images and 1 held-out image")
     t0 = time.perf_counter()
     torch.manual_seed(int(seed))
     gen = torch.Generator().manual_seed(int(seed))

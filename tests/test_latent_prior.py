@@ -170,3 +170,10 @@ def test_the_sliders_zero_is_the_learned_priors_centre_so_reset_shows_a_typical_
     assert np.allclose(state.z, centre, atol=1e-5)
     assert np.abs(centre).max() > 0.05                   # not the origin
     assert np.allclose(loaded.values_from_z(loaded.z_from_values(np.arange(16.0))), np.arange(16.0), atol=1e-4)
+
+
+def test_the_prior_command_refuses_a_class_conditional_vae_in_one_line(capsys):
+    rc = cli.main(["prior", str(ASSETS / "cvae-fmnist.safetensors"), "--epochs", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1
+    assert "class-conditional" in err[0] and "unexpected" not in err[0]

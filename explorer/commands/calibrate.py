@@ -38,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from models import scoring
     from models.foreign import kind_of
 
+    from ..errors import UserError
+
     model = models.load(args.file, device=args.device)
     fpr = scoring.DEFAULT_FPR if args.fpr is None else float(args.fpr)
     if kind_of(args.file) and getattr(model, "no_likelihood_message", None) is not None:
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     images, source = heldout(model, args.data)
     if args.max_images is not None:
         if args.max_images < 40:
-            raise ValueError("--max-images must be at least 40 (half fits the statistic, half sets the threshold)")
+            raise UserError("--max-images must be at least 40 (half fits the statistic, half sets the threshold)")
         images = images[:args.max_images]
     cal = scoring.calibrate(model, images=images, source=source, fpr=fpr,
                             log=lambda s: print(s, file=sys.stderr))

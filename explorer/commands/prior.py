@@ -33,11 +33,13 @@ def run(args: argparse.Namespace) -> int:
     from models import prior_fit
     from models.data import load_training_data
 
+    from explorer.errors import UserError
+
     if args.epochs < 1:
-        raise ValueError("--epochs must be at least 1")
+        raise UserError("--epochs must be at least 1")
     model = models.load(args.file, device=args.device)
     if model.family != "vae":
-        raise ValueError(f"{args.file}: a learned prior is fitted to a VAE's codes; this model is a "
+        raise UserError(f"{args.file}: a learned prior is fitted to a VAE's codes; this model is a "
                          f"{model.family} (its sampling already follows its own prior)")
     data = args.data or (model.metadata.get("training") or {}).get("data") or "fashion-mnist"
     c, h, w = model.image_shape
