@@ -17,8 +17,17 @@ import os
 # before anything imports Qt or torch
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# unexpected errors are logged (explorer/errors.py): keep tests' entries out of the user's log directory
+# under pytest-xdist (pyproject's addopts) the workers share the cores: one torch thread each (read when torch
+# is imported, after this), and the subprocesses that tests start inherit it
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+# unexpected errors are logged (explorer/errors.py): keep tests' entries out of the user's log directory, and
+# give each xdist worker its own (a test fails on entries made while it ran: another worker's must not count)
 os.environ.setdefault("LATENT_EXPLORER_LOG_DIR", __import__("tempfile").mkdtemp(prefix="latent-explorer-test-log-"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["LATENT_EXPLORER_LOG_DIR"] = os.path.join(os.environ["LATENT_EXPLORER_LOG_DIR"],
+                                                         os.environ["PYTEST_XDIST_WORKER"])
 # as the app does at start (explorer/memory.py): one malloc arena, so long-session memory stays flat
 __import__("explorer.memory").memory.limit_malloc_arenas()
 

@@ -11,7 +11,8 @@ is idle, a gc pass and malloc_trim, so memory the allocator merely caches is not
 bound, no tolerance band.
 
 The seed is fixed (FUZZ_SEED to override; FUZZ_EVENTS, FUZZ_WARMUP and FUZZ_ONLY for hunting a leak);
-a failure names the event and the recent actions.
+a failure names the event and the recent actions.  To see the RSS series of a passing run:
+``pytest tests/test_fuzz_app.py -n 0 -s`` (xdist workers swallow -s).
 """
 from __future__ import annotations
 
