@@ -2,6 +2,7 @@
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/ood.py [--models vae,beta-vae,gan]
         [--n-test 2000] [--n-ood 500] [--json out.json]
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/ood.py --verdict-speed [--models vae,beta-vae,gan]
 
 In-distribution: the first ``--n-test`` Fashion-MNIST *test* images.  Foreign: every family of
 :func:`models.ood_sets.families` (``--n-ood`` images each; the garment transforms are made from the
@@ -269,7 +270,19 @@ def main() -> int:
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--k-sweep", type=int, default=0, metavar="N",
                    help="instead: how the VAE likelihood and its cost change with K, on N test images")
+    p.add_argument("--verdict-speed", action="store_true",
+                   help="instead: only the verdict's cost (scoring.ood, best of 3 on 256 test images) per model")
     args = p.parse_args()
+    if args.verdict_speed:
+        xb = fashion_mnist("test").images[:256]
+        for name in [s.strip() for s in args.models.split(",") if s.strip()]:
+            model = models.load(models.bundled(name), device="cpu")
+            scoring.ood(model, xb[:8])                    # warm-up (first-call allocations)
+            ms = timed(lambda: scoring.ood(model, xb), len(xb), repeat=3)
+            print(f"{name}: verdict {ms:.2f} ms per image (scoring.ood, batch of 256, torch "
+                  f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} on "
+                  f"{os.cpu_count()} CPUs)")
+        return 0
     if args.k_sweep:
         for name in [s.strip() for s in args.models.split(",") if s.strip() and s.strip() != "gan"]:
             k_sweep(name, args.k_sweep)
