@@ -79,8 +79,14 @@ def save_strip(frames: torch.Tensor, path: str | os.PathLike, scale: int = 1) ->
 
 def save_gif(frames: torch.Tensor | Sequence[np.ndarray], path: str | os.PathLike, *, fps: float = 12.0,
              scale: int = 4, loop: bool = True, boomerang: bool = False) -> None:
-    """Frames (N, C, H, W) in [0, 1] (or uint8 (H, W[, 3]) arrays) -> an animated GIF, nearest-neighbour
-    upscaled by ``scale``."""
+    """Frames (N, C, H, W) in [0, 1] (or uint8 (H, W[, 3]) arrays) -> an animated GIF file (atomically),
+    nearest-neighbour upscaled by ``scale``."""
+    atomic_write_bytes(path, gif_bytes(frames, fps=fps, scale=scale, loop=loop, boomerang=boomerang))
+
+
+def gif_bytes(frames: torch.Tensor | Sequence[np.ndarray], *, fps: float = 12.0, scale: int = 4,
+              loop: bool = True, boomerang: bool = False) -> bytes:
+    """The bytes :func:`save_gif` writes."""
     from PIL import Image
 
     arrays = list(hwc(to_uint8(frames))) if isinstance(frames, torch.Tensor) else [np.asarray(f) for f in frames]
@@ -92,4 +98,4 @@ def save_gif(frames: torch.Tensor | Sequence[np.ndarray], path: str | os.PathLik
     buf = io.BytesIO()
     imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=int(round(1000 / fps)),
                  loop=0 if loop else 1, optimize=False, disposal=1)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()

@@ -76,16 +76,16 @@ def export_frames(frames: np.ndarray, path: str | Path, *, fps: float, bounce: b
     """Frames (N, H, W[, 3]) uint8 as a GIF (``.gif``) or a PNG strip (anything else), atomically,
     carrying ``record`` (the explorer's state) in the GIF comment / PNG text chunk.  Raises OSError."""
     from models.atomic_io import atomic_write_bytes
-    from models.imaging import from_uint8, grid, png_bytes, save_gif
+    from models.imaging import from_uint8, gif_bytes, grid, png_bytes
 
     from .state_stamp import gif_with_state, png_with_state
 
     path = Path(path)
     h = int(frames.shape[1])
     if path.suffix.lower() == ".gif":
-        save_gif(list(frames), path, fps=float(fps), scale=scale_for(h, size, GIF_SCALE), boomerang=bounce)
-        if record is not None:
-            atomic_write_bytes(path, gif_with_state(path.read_bytes(), record))
+        data = gif_bytes(list(frames), fps=float(fps), scale=scale_for(h, size, GIF_SCALE), boomerang=bounce)
+        # one write: a failure leaves the old file as it was (never a stateless GIF in its place)
+        atomic_write_bytes(path, gif_with_state(data, record) if record is not None else data)
         return path
     chw = frames[:, None] if frames.ndim == 3 else frames.transpose(0, 3, 1, 2)
     data = png_bytes(grid(from_uint8(chw), nrow=len(frames), scale=scale_for(h, size, STRIP_SCALE)))
