@@ -8,15 +8,34 @@ per thread and resident memory creeps up by tens of MB over a long session altho
 shared arena should cost little speed (not benchmarked here).
 :func:`limit_malloc_arenas` caps the number of arenas, as ``MALLOC_ARENA_MAX`` would, but from inside
 the process; call it before the worker threads start.  Elsewhere (macOS, Windows, musl) it does nothing.
+
+oneDNN, which runs torch's CPU convolutions, keeps every compiled primitive (one per layer, batch size
+and model seen) in a cache of up to 1,024 by default.  An explorer opens many models and draws frames,
+grids, strips and maps at many batch sizes, so that cache alone grew resident memory by 15-18 MB over
+the fuzz test's 10,000 events (tests/test_fuzz_app.py; 1-9 MB with a capacity of 8).
+:func:`keep_memory_flat` caps it at :data:`ONEDNN_CACHE` (the open model's layers at the few batch
+sizes in use) through ``ONEDNN_PRIMITIVE_CACHE_CAPACITY``, which oneDNN reads when torch first runs a
+convolution: call it before any model runs.  A user's own setting of that variable wins.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
+
 M_ARENA_MAX = -8  # glibc <malloc.h>
+#: oneDNN primitives kept (its default: 1,024)
+ONEDNN_CACHE = 32
 _done = False
+
+
+def keep_memory_flat() -> None:
+    """One malloc arena (:func:`limit_malloc_arenas`) and a small oneDNN primitive cache; call before
+    the worker threads start and before torch runs a model."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_CACHE))
+    limit_malloc_arenas()
 
 
 def limit_malloc_arenas(n: int = 1) -> bool:

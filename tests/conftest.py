@@ -28,8 +28,9 @@ os.environ.setdefault("LATENT_EXPLORER_LOG_DIR", __import__("tempfile").mkdtemp(
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["LATENT_EXPLORER_LOG_DIR"] = os.path.join(os.environ["LATENT_EXPLORER_LOG_DIR"],
                                                          os.environ["PYTEST_XDIST_WORKER"])
-# as the app does at start (explorer/memory.py): one malloc arena, so long-session memory stays flat
-__import__("explorer.memory").memory.limit_malloc_arenas()
+# as the app does at start (explorer/memory.py): one malloc arena and a small oneDNN cache, so long-session
+# memory stays flat
+__import__("explorer.memory").memory.keep_memory_flat()
 
 from pathlib import Path  # noqa: E402
 

@@ -23,7 +23,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
-from ..memory import limit_malloc_arenas
+from ..memory import keep_memory_flat
 from . import window_files, window_menus, window_views
 from .bookmarks import BookmarkDock
 from .canvas import Canvas
@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
     def __init__(self, state: ExplorerState | None = None, *, settings: QSettings | None = None,
                  device: str = "auto", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        limit_malloc_arenas()  # before the executor thread starts: keeps a long session's memory flat
+        keep_memory_flat()  # before the executor thread starts and before torch runs a model
         self.state = state or ExplorerState(self)
         self.settings = settings or app_settings()
         self.requested_device = device
