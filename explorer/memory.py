@@ -11,7 +11,7 @@ the process; call it before the worker threads start.  Elsewhere (macOS, Windows
 
 oneDNN, which runs torch's CPU convolutions, keeps every compiled primitive (one per layer, batch size
 and model seen) in a cache of up to 1,024 by default.  An explorer opens many models and draws frames,
-grids, strips and maps at many batch sizes, so that cache alone grew resident memory by 15-18 MB over
+grids, strips and maps at many batch sizes, so that cache alone grew resident memory by 8-21 MB (median 17, seven runs) over
 the fuzz test's 10,000 events (tests/test_fuzz_app.py; 1-9 MB with a capacity of 8).
 :func:`keep_memory_flat` caps it at :data:`ONEDNN_CACHE` (the open model's layers at the few batch
 sizes in use) through ``ONEDNN_PRIMITIVE_CACHE_CAPACITY``, which oneDNN reads when torch first runs a

@@ -42,7 +42,7 @@ EVENTS = int(os.environ.get("FUZZ_EVENTS", "10000"))
 ONLY = [a for a in os.environ.get("FUZZ_ONLY", "").split(",") if a]
 #: the bound (issue 6 and 11); each of the two leaks fixed in the old background module made 30-50 MB.
 #: Growth measured with oneDNN's primitive cache capped (explorer/memory.py): 6.7, 7.9 and 8.3 MB in three runs;
-#: with its default 1,024 primitives it was 15.6-20.6 MB (the cache filling, not a leak)
+#: with its default 1,024 primitives it was 8.1-20.6 MB, median 16.8 in seven runs (the cache filling, not a leak)
 MAX_RSS_GROWTH_MB = 20.0
 
 
