@@ -177,3 +177,13 @@ def test_the_prior_command_refuses_a_class_conditional_vae_in_one_line(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1
     assert "class-conditional" in err[0] and "unexpected" not in err[0]
+
+
+def test_info_says_which_models_have_a_learned_prior_and_which_draw_classes(capsys):
+    assert cli.main(["info", str(ASSETS / "vae-fmnist.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert "latent prior     learned 8-layer flow" in out and "latent-explorer prior" in out
+    assert "class-conditional" not in out
+    assert cli.main(["info", str(ASSETS / "cvae-fmnist.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert "class-conditional: T-shirt/top, Trouser" in out and "latent prior" not in out

@@ -52,6 +52,13 @@ def run(args: argparse.Namespace) -> int:
         ("final metrics", ", ".join(f"{k}={v}" for k, v in metrics.items() if k != "epoch") or "-"),
         ("OOD calibration", _calibration_line(info.get("calibration"))),
     ]
+    if getattr(model, "conditional", False):
+        rows.insert(7, ("classes", f"class-conditional: {', '.join(model.class_names)} (sample --class NAME)"))
+    prior = info.get("prior")
+    if isinstance(prior, dict) and prior.get("kind") == "flow":
+        rows.insert(-1, ("latent prior", f"learned {prior.get('layers', '?')}-layer flow, held-out codes "
+                                         f"+{prior.get('heldout_gain_nats', '?')} nats over N(0, I) "
+                                         f"({prior.get('command', 'latent-explorer prior')})"))
     _print(rows)
     return 0
 
