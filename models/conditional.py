@@ -194,8 +194,6 @@ def blend(a: int, b: int, steps: int, n_classes: int) -> torch.Tensor:
     return (1 - t) * eye[a] + t * eye[b]
 
 
-
-
 @torch.no_grad()
 def decode_path(model, zs: torch.Tensor, y: Any, batch: int = 256) -> torch.Tensor:
     """Frames of latents ``zs`` (T, D) drawn as class ``y``: an index for every frame, or (T, K)

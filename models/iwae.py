@@ -23,6 +23,7 @@ import torch
 
 from .errors import Cancelled
 from .imaging import from_uint8
+from .latent_prior import standard_normal_log_prob
 
 #: Seed of the importance samples shared by every image.
 IWAE_SEED = 0
@@ -51,11 +52,11 @@ def iwae_log_likelihood(model, x: torch.Tensor, k: int, *, seed: int = IWAE_SEED
     if x.dtype == torch.uint8:
         x = from_uint8(x)
     mu, logvar = posterior if posterior is not None else model.posterior(x)
-    log_p_z = getattr(model, "log_prior", None) or (lambda z: -0.5 * (math.log(2 * math.pi) + z ** 2).sum(-1))
+    log_p_z = getattr(model, "log_prior", None) or standard_normal_log_prob
     x = x.to(mu.device, torch.float32)
     n, d = mu.shape
     eps = importance_samples(k, d, seed).to(mu.device, mu.dtype)
-    log_q_eps = -0.5 * (math.log(2 * math.pi) + eps ** 2).sum(-1)          # (K,) log N(eps; 0, I)
+    log_q_eps = standard_normal_log_prob(eps)                                # (K,) log N(eps; 0, I)
     std = torch.exp(0.5 * logvar)
     out = torch.empty(n, device=mu.device, dtype=torch.float64)
     kc = min(k, max_passes)                    # samples per pass

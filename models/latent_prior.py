@@ -32,6 +32,11 @@ from torch import nn
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I) in nats over the last dimension: the prior of a VAE without a learned one."""
+    return -0.5 * (LOG_2PI + z ** 2).sum(-1)
+
+
 def _masks(dim: int, layers: int, seed: int = 0) -> torch.Tensor:
     """(layers, dim) binary masks: a random half of the units per layer, each mask followed by its
     complement, so every unit is transformed in every pair of layers."""
@@ -92,7 +97,7 @@ class FlowPrior(nn.Module):
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log p_lambda(z) in nats over the last dimension."""
         u, logdet = self.to_base(z)
-        return -0.5 * (LOG_2PI + u ** 2).sum(-1) + logdet
+        return standard_normal_log_prob(u) + logdet
 
     def inverse(self, u: torch.Tensor) -> torch.Tensor:
         """z = f^{-1}(u)."""

@@ -27,7 +27,7 @@ import torch
 
 from .errors import Cancelled, LatentExplorerError
 from .imaging import from_uint8
-from .latent_prior import FlowPrior
+from .latent_prior import FlowPrior, standard_normal_log_prob
 
 LN2 = math.log(2.0)
 
@@ -132,7 +132,7 @@ def _mean_log_prob(flow: FlowPrior, z: torch.Tensor) -> float:
 @torch.no_grad()
 def _report(flow: FlowPrior, mu: torch.Tensor, logvar: torch.Tensor, z_held: torch.Tensor,
             gen: torch.Generator) -> dict[str, Any]:
-    normal = -0.5 * (math.log(2 * math.pi) + z_held ** 2).sum(-1)
+    normal = standard_normal_log_prob(z_held)
     learned = flow.log_prob(z_held)
     return {"heldout_gain_nats": round(float((learned - normal).mean()), 4),
             "heldout_log_prior_nats": round(float(learned.mean()), 4),

@@ -19,6 +19,7 @@ from torch import nn
 from . import conv_geometry, latent_prior, likelihood
 from .base import Direction, GenerativeModel
 from .conditional import ClassPrior
+from .latent_prior import standard_normal_log_prob
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "latent_dim": 16,
@@ -83,10 +84,6 @@ class ConvVAENet(nn.Module):
 def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z; mu, exp(logvar)) summed over the last dimension."""
     return -0.5 * (LOG_2PI + logvar + (z - mu) ** 2 * torch.exp(-logvar)).sum(-1)
-
-
-def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (LOG_2PI + z ** 2).sum(-1)
 
 
 class VAEModel(GenerativeModel):
