@@ -37,7 +37,7 @@ import torch
 from ..data import DataError
 from ..errors import first_line, printable_name
 from ..ood_statistic import CALIBRATION_VERSION, DEFAULT_FPR, LEVELS, fit_calibration
-from .sidecars import beside
+from .sidecars import beside, fingerprint
 
 SIDECAR_SUFFIX = ".calibration.json"
 #: The record's name inside a model that is a folder (a Hugging Face autoencoder).
@@ -114,12 +114,11 @@ def key_of(model, path: Path) -> str:
     key = getattr(model, "key", "")
     if isinstance(key, str) and key:
         return key
-    h = hashlib.sha256(f"{model.family}|{model.latent_dim}|{list(model.image_shape)}".encode())
+    shape = f"{model.family}|{model.latent_dim}|{list(model.image_shape)}"
     if path.is_file():
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    elif path.is_dir():
+        return fingerprint(path, extra=shape)
+    h = hashlib.sha256(shape.encode())
+    if path.is_dir():
         for f in sorted(path.rglob("*")):
             if f.is_file() and f.name != FOLDER_FILE:
                 h.update(f"{f.relative_to(path).as_posix()}:{f.stat().st_size}".encode())

@@ -20,7 +20,6 @@ plain functions, ``decode_raw(z) -> images in the manifest's output_range`` and 
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,16 +38,6 @@ RANGE_SLACK = 0.05
 
 class ForeignModelError(LatentExplorerError):
     """A foreign decoder misbehaved at run time (NaN, wrong shape): the message names the file."""
-
-
-def fingerprint(*paths: Path, extra: str = "") -> str:
-    """sha256 over the files' bytes (and ``extra``): what a directions sidecar is keyed by."""
-    h = hashlib.sha256(extra.encode())
-    for p in paths:
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
 
 
 class Programs(nn.ModuleDict):

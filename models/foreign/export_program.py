@@ -26,7 +26,8 @@ from torch import nn
 from ..errors import first_line
 from ..tensor_source import checkpoint_error as _err
 from . import manifest as mf
-from .decoder_model import DecoderModel, Programs, fingerprint
+from .decoder_model import DecoderModel, Programs
+from .sidecars import fingerprint
 from .pt2_guard import check_archive
 
 SUFFIX = ".pt2"

@@ -30,7 +30,8 @@ import torch
 from ..base import Direction
 from ..errors import first_line, printable_name
 from ..tensor_source import checkpoint_error as _err
-from .decoder_model import DecoderModel, Programs, fingerprint
+from .decoder_model import DecoderModel, Programs
+from .sidecars import fingerprint
 from .manifest import Manifest
 
 WEIGHTS = "diffusion_pytorch_model.safetensors"

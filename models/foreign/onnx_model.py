@@ -29,7 +29,8 @@ import torch
 from ..errors import first_line, printable_name
 from ..tensor_source import checkpoint_error as _err
 from . import manifest as mf
-from .decoder_model import DecoderModel, ForeignModelError, fingerprint
+from .decoder_model import DecoderModel, ForeignModelError
+from .sidecars import fingerprint
 
 SUFFIX = ".onnx"
 STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "com.microsoft"}
