@@ -73,6 +73,15 @@ class _Loop:
     def optimizer_states(self) -> list:
         return [self.opt.state_dict()]
 
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.opt]
+
+    def set_lr_scale(self, scale: float) -> None:
+        """Every optimizer's learning rate to ``scale`` times its starting one (a schedule's step)."""
+        for opt in self.optimizers():
+            for group in opt.param_groups:
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * scale
+
     def _held_bpd(self, x_held: torch.Tensor, fn, per_batch: int) -> float:
         b = max(16, min(1000, per_batch))
         lp = torch.cat([fn(x_held[i:i + b].float() / 255) for i in range(0, len(x_held), b)])
@@ -233,6 +242,9 @@ class GANLoop:
 
     def optimizer_states(self) -> list:
         return [self.opt_g.state_dict(), self.opt_d.state_dict(), self.opt_e.state_dict()]
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.opt_g, self.opt_d, self.opt_e]
 
 
 #: Training family (the ``train`` command's word) -> its loop.

@@ -49,6 +49,8 @@ class TrainConfig:
     channels: int | None = None       # folders: 1 or 3 (default: 1 if every image is grey, else 3)
     max_images: int | None = None     # folders: read only N images (a seeded random subset)
     width: int | None = None          # feature channels of the finest stage (default: the family's)
+    res_blocks: int | None = None     # VAE: residual blocks after every resolution change (default 0)
+    lr_decay: str = "none"            # "cosine": lr * (1 + cos(pi * step / all steps)) / 2, step by step
     resume: bool = False
     conditional: bool = False         # class-conditional VAE/GAN: labels from Fashion-MNIST or sub-folder names
     name: str | None = None
@@ -131,6 +133,8 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         for i in bar:
             idx = perm[i * loop.batch_size:(i + 1) * loop.batch_size]
             xb = x_train[idx].float() / 255.0
+            if cfg.lr_decay == "cosine":   # from the global step, so --resume continues the same curve
+                loop.set_lr_scale(0.5 * (1.0 + math.cos(math.pi * (epoch * steps + i) / (cfg.epochs * steps))))
             stats = loop.step(xb, epoch, None if y_train is None else y_train[idx])
             for k, v in stats.items():
                 totals[k] = totals.get(k, 0.0) + v
@@ -154,7 +158,7 @@ def train(cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | 
         if not commands or commands[-1] != cfg.command:
             commands.append(cfg.command)
         training = {"command": cfg.command, "commands": commands, "data": cfg.data, "epochs": epoch + 1,
-                    "seed": cfg.seed, "batch_size": loop.batch_size, "lr": loop.lr, "limit": cfg.limit,
+                    "seed": cfg.seed, "batch_size": loop.batch_size, "lr": loop.lr, "lr_decay": cfg.lr_decay, "limit": cfg.limit,
                     "max_images": cfg.max_images, "metrics": history[-1], "history": history,
                     "wall_seconds": round(sum(h.get("seconds", 0.0) for h in history), 1),
                     "torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
@@ -209,6 +213,8 @@ def build_model(cfg: TrainConfig, image_shape: list[int], device: torch.device,
             config["latent_dim"] = int(cfg.latent_dim)
         if cfg.width:
             config["channels"] = int(cfg.width)
+        if cfg.res_blocks and cfg.family == "vae":
+            config["res_blocks"] = int(cfg.res_blocks)
     elif cfg.width:
         config["hidden"] = int(cfg.width)
     if cfg.family == "vae":

@@ -27,9 +27,25 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "channels": 32,
     "n_mix": 3,
     "beta": 1.0,
+    "res_blocks": 0,
 }
 
 LOG_2PI = math.log(2.0 * math.pi)
+
+
+class ResBlock(nn.Module):
+    """x + conv3x3(SiLU(conv3x3(SiLU(x)))), the second convolution starting at zero so that a new block
+    is the identity (pre-activation residual block; a deep stack trains from the first step)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.SiLU(), nn.Conv2d(width, width, 3, 1, 1), nn.SiLU(),
+                                  nn.Conv2d(width, width, 3, 1, 1))
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
 
 
 class ConvVAENet(nn.Module):
@@ -42,7 +58,7 @@ class ConvVAENet(nn.Module):
     """
 
     def __init__(self, latent_dim: int = 16, image_shape=(1, 28, 28), channels: int = 32, n_mix: int = 3,
-                 beta: float = 1.0, prior: dict | None = None, n_classes: int = 0) -> None:
+                 beta: float = 1.0, prior: dict | None = None, n_classes: int = 0, res_blocks: int = 0) -> None:
         super().__init__()
         self.plan = conv_geometry.plan(image_shape)
         c = self.plan.image_shape[0]
@@ -52,16 +68,19 @@ class ConvVAENet(nn.Module):
         # a conditional model (models.conditional) has a prior per class, p(w | y) = N(m_y, L_y L_y^T), fitted
         # to the codes of each class's images; its decoder and encoder are the unconditional ones
         self.class_prior = ClassPrior(int(n_classes), self.latent_dim) if n_classes else None
+        # ``res_blocks`` residual blocks after every resolution change (0: the original plain stack)
+        r = int(res_blocks)
         down: list[nn.Module] = []
         for w_in, w_out in zip([c, *widths[:-1]], widths):
-            down += [nn.Conv2d(w_in, w_out, 4, 2, 1), nn.SiLU()]
+            down += [nn.Conv2d(w_in, w_out, 4, 2, 1), nn.SiLU(), *(ResBlock(w_out) for _ in range(r))]
         self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(widths[-1] * bh * bw, 2 * self.latent_dim))
         up: list[nn.Module] = []
         for w_in, w_out in zip(widths[::-1], [*widths[-2::-1], widths[0]]):
-            up += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.SiLU()]
+            up += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.SiLU(), *(ResBlock(w_out) for _ in range(r))]
         self.decoder = nn.Sequential(
             nn.Linear(self.latent_dim, widths[-1] * bh * bw), nn.SiLU(),
             nn.Unflatten(1, (widths[-1], bh, bw)),
+            *(ResBlock(widths[-1]) for _ in range(r)),
             *up,
             nn.Conv2d(widths[0], c * 3 * self.n_mix, 3, 1, 1),
         )
@@ -95,7 +114,8 @@ class VAEModel(GenerativeModel):
               device: str | torch.device = "cpu") -> "VAEModel":
         cfg = {**DEFAULT_CONFIG, **(config or {})}
         net = ConvVAENet(cfg["latent_dim"], tuple(cfg["image_shape"]), cfg["channels"], cfg["n_mix"], cfg["beta"],
-                         prior=cfg.get("prior"), n_classes=cfg.get("n_classes", 0))
+                         prior=cfg.get("prior"), n_classes=cfg.get("n_classes", 0),
+                         res_blocks=cfg.get("res_blocks", 0))
         return cls(net, cfg, metadata, device)
 
     @property

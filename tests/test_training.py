@@ -205,3 +205,29 @@ def test_calibrate_reads_a_colour_folder_at_the_models_shape(tmp_path, quick_bac
     assert _run_cli("calibrate", str(out), "--data", str(folder)) == 0
     cal = models.load(out, device="cpu").metadata["calibration"]
     assert cal["n"] >= 20 and "heldout" in cal["source"]
+
+
+def test_a_vae_with_residual_blocks_reopens_with_its_depth_and_decodes_the_same_images(image_folder, tmp_path):
+    from models.vae import VAEModel
+
+    out = tmp_path / "deep.safetensors"
+    cfg = TrainConfig(family="vae", data=str(image_folder), epochs=1, out=str(out), seed=0, batch_size=64,
+                      width=8, res_blocks=2, calibrate=False, command="latent-explorer train vae (test)")
+    trained = train(cfg, progress=False, log=lambda _: None)
+    reopened = models.load(out, device="cpu")
+    plain = VAEModel.build({"channels": 8})
+    assert reopened.config["res_blocks"] == 2
+    assert sum(p.numel() for p in reopened.net.parameters()) > sum(p.numel() for p in plain.net.parameters())
+    z = torch.randn(4, reopened.latent_dim, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(reopened.decode(z), trained.decode(z), atol=1e-6)
+
+
+def test_cosine_decay_ends_training_near_a_zero_learning_rate_and_is_recorded(image_folder, tmp_path):
+    out = tmp_path / "cosine.safetensors"
+    cfg = TrainConfig(family="vae", data=str(image_folder), epochs=2, out=str(out), seed=0, batch_size=64,
+                      width=8, lr=1e-3, lr_decay="cosine", calibrate=False, command="latent-explorer train vae (test)")
+    model = train(cfg, progress=False, log=lambda _: None)
+    assert model.metadata["training"]["lr_decay"] == "cosine"
+    state = torch.load(state_path(out), map_location="cpu", weights_only=True)
+    last_lr = state["optimizers"][0]["param_groups"][0]["lr"]
+    assert 0.0 < last_lr < 0.05 * 1e-3, last_lr

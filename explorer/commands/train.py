@@ -28,6 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=None,
                    help="VAE/GAN: feature channels of the finest stage, doubling per stage up to 8x (default 32); "
                         "flow/PixelCNN: hidden channels of every layer (default 64 / 32)")
+    p.add_argument("--res-blocks", type=int, default=None, metavar="R",
+                   help="VAE: residual blocks after every resolution change (default 0; deeper, slower)")
+    p.add_argument("--lr-decay", choices=["none", "cosine"], default="none",
+                   help="learning-rate schedule: constant (none) or cosine decay to 0 over --epochs")
     p.add_argument("--conditional", action="store_true",
                    help="VAE/GAN: class-conditional (labels: the Fashion-MNIST classes, or a folder's sub-folder "
                         "names); sample and interpolate then take --class")
@@ -40,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 #: Options in the order the recorded command lists them: (attribute, flag); flags without a value last.
 _OPTIONS = [("data", "--data"), ("image_size", "--image-size"), ("channels", "--channels"),
             ("max_images", "--max-images"), ("epochs", "--epochs"), ("beta", "--beta"), ("latent_dim", "--latent-dim"),
-            ("width", "--width"), ("batch_size", "--batch-size"), ("lr", "--lr"), ("limit", "--limit"),
+            ("width", "--width"), ("res_blocks", "--res-blocks"), ("batch_size", "--batch-size"), ("lr", "--lr"), ("lr_decay", "--lr-decay"), ("limit", "--limit"),
             ("seed", "--seed"), ("device", "--device"), ("out", "--out"), ("name", "--name")]
 _SWITCHES = [("conditional", "--conditional"), ("resume", "--resume"), ("no_calibrate", "--no-calibrate"), ("quiet", "--quiet")]
 
@@ -52,7 +56,8 @@ def command_line(args: argparse.Namespace) -> str:
     words = ["latent-explorer", "train", args.family]
     for attr, flag in _OPTIONS:
         value = getattr(args, attr, None)
-        if value is not None and not (attr == "beta" and value == 1.0) and not (attr == "device" and value == "auto"):
+        if value is not None and not (attr == "beta" and value == 1.0) and not (attr == "device" and value == "auto") \
+                and not (attr == "lr_decay" and value == "none"):
             words += [flag, str(value)]
     words += [flag for attr, flag in _SWITCHES if getattr(args, attr, False)]
     return shlex.join(words)
@@ -72,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
                       latent_dim=args.latent_dim, seed=args.seed, device=args.device, batch_size=args.batch_size,
                       lr=args.lr, limit=args.limit, resume=args.resume, name=args.name,
                       calibrate=not args.no_calibrate, image_size=args.image_size, channels=args.channels,
-                      max_images=args.max_images, width=args.width, conditional=args.conditional,
+                      max_images=args.max_images, width=args.width,
+                      res_blocks=args.res_blocks, lr_decay=args.lr_decay, conditional=args.conditional,
                       command=command_line(args))
     try:
         train(cfg, progress=not args.quiet)
