@@ -3,10 +3,14 @@
 :func:`restore` applies a state record (:mod:`explorer.app.state_stamp`) to a window:
 
 * the open model's file has the record's SHA-256 (or, for a record without a hash, the same name and
-  latent size): go to its z, and set the interpolation endpoints if it has them;
+  latent size): go to its z, draw its class (a conditional model; through the class selector), and
+  set the interpolation endpoints if it has them;
 * else the record's model file still exists with that hash: open it, then restore;
 * else, when the latent sizes match, restore into the open model and say that the model differs;
 * else say in one line which model the state needs.
+
+A record naming a class the model does not have is refused in one line naming the file, before
+anything changes; a record without a class (an older export) leaves the class as it is.
 
 :class:`BookmarkDock` keeps a named list (add, rename, delete, go), saved in the app's settings as
 JSON records, so a bookmark made today opens tomorrow and can be shared as the PNG it exports.
@@ -21,7 +25,7 @@ from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QListWidget, QListWidge
                                QVBoxLayout, QWidget)
 
 from .elided_label import ElidedLabel
-from .state_stamp import StampError, check_record, file_sha256, make_record
+from .state_stamp import StampError, check_record, file_sha256, recorded_class, state_record
 
 SETTINGS_KEY = "bookmarks/list"
 
@@ -33,21 +37,22 @@ def restore(window, rec: dict, source: str) -> str:
     want_sha, want_dim = model.get("sha256"), int(model.get("latent_dim") or len(rec["z"]))
     loaded = window.state.loaded
     if loaded is not None and _same_model(loaded, model, want_sha):
-        _apply(window, rec, source)
+        if not _apply(window, rec, source):
+            return "refused"
         window._say(f"Restored the state of {source}")
         return "restored"
     file = model.get("file")
     if file and Path(file).exists() and want_sha and file_sha256(file) == want_sha:
         def opened(ok: bool, _msg: str) -> None:
             window.model_load_finished.disconnect(opened)
-            if ok:
-                _apply(window, rec, source)
+            if ok and _apply(window, rec, source):
                 window._say(f"Opened {Path(file).name} and restored the state of {source}")
         window.model_load_finished.connect(opened)
         window.open_model(file)
         return "opening"
     if loaded is not None and loaded.latent_dim == want_dim:
-        _apply(window, rec, source)
+        if not _apply(window, rec, source):
+            return "refused"
         window._say(f"{source} was made with {model.get('name', 'another model')} (another file); "
                     f"its point is shown in {loaded.name}")
         return "other-model"
@@ -59,12 +64,12 @@ def restore(window, rec: dict, source: str) -> str:
 
 
 def current_record(window, with_endpoints: bool = True) -> dict | None:
-    """The window's state as an export stamps it (the current point, and the interpolation endpoints)."""
-    loaded = window.state.loaded
-    if loaded is None:
+    """The window's state as an export stamps it (the current point, its class, the interpolation
+    endpoints)."""
+    if window.state.loaded is None:
         return None
     ends = window.interpolation_dock.panel.endpoints_record() if with_endpoints else None
-    return make_record(loaded, window.state.values, ends)
+    return state_record(window.state, ends)
 
 
 def _same_model(loaded, model: dict, want_sha: str | None) -> bool:
@@ -73,19 +78,28 @@ def _same_model(loaded, model: dict, want_sha: str | None) -> bool:
     return model.get("name") == loaded.name and int(model.get("latent_dim", -1)) == loaded.latent_dim
 
 
-def _apply(window, rec: dict, source: str) -> None:
+def _apply(window, rec: dict, source: str) -> bool:
+    """Go to ``rec``'s point, class and endpoints; False (after telling the user) if it cannot be."""
     import numpy as np
 
     loaded = window.state.loaded
     z = np.asarray(rec["z"], dtype=np.float32)
     if z.size != loaded.latent_dim:
-        return
+        return False
+    try:
+        set_class, index = recorded_class(rec, loaded.model, source)
+    except StampError as exc:
+        window.show_error("Cannot restore this state", str(exc))
+        return False
     window.history.expect(f"Restore {source}")
     window.state.set_z(z)
+    if set_class and index != window.state.class_index:
+        window.sampling_panel.class_selector.choose(index)    # on the model executor; every selector follows
     interp = rec.get("interpolation")
     if interp:
         window.interpolation_dock.panel.restore_endpoints(interp["a"], interp["b"], interp.get("method", "slerp"),
                                                           int(interp.get("steps", 16)))
+    return True
 
 
 class BookmarkDock(QDockWidget):
@@ -137,7 +151,7 @@ class BookmarkDock(QDockWidget):
         if loaded is None:
             self.status.setText("Open a model first")
             return None
-        rec = make_record(loaded, self.state.values)
+        rec = state_record(self.state)
         name = name or f"{loaded.name} #{self.list.count() + 1}"
         item = self._item(name, rec)
         self.list.setCurrentItem(item)
@@ -166,8 +180,9 @@ class BookmarkDock(QDockWidget):
         item = QListWidgetItem(name)
         item.setData(Qt.ItemDataRole.UserRole, rec)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-        m = rec.get("model") or {}
-        item.setToolTip(f"{name}\n{m.get('name', '?')} · {len(rec['z'])}-d latent")
+        m, cls = rec.get("model") or {}, rec.get("class")
+        drawn = f" · {cls.get('name') or cls['index']}" if cls else ""
+        item.setToolTip(f"{name}\n{m.get('name', '?')} · {len(rec['z'])}-d latent{drawn}")
         self.list.blockSignals(True)
         self.list.addItem(item)
         self.list.blockSignals(False)

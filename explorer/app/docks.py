@@ -178,8 +178,7 @@ class InterpolationDock(PanelDock):
             self.panel.set_model(state.loaded.model)
 
     def _record(self, endpoints: dict | None) -> dict | None:
-        """The state stamped into the panel's exports: the current point and the endpoints."""
-        from .state_stamp import make_record
+        """The state stamped into the panel's exports: the current point, its class and the endpoints."""
+        from .state_stamp import state_record
 
-        loaded = self.state.loaded
-        return None if loaded is None else make_record(loaded, self.state.values, endpoints)
+        return state_record(self.state, endpoints)

@@ -6,7 +6,13 @@ it back on the window restores that point instead of scoring the picture.  The r
     {"format": "latent-explorer/state", "version": 1,
      "model": {"name", "family", "latent_dim", "file", "sha256"},
      "z": [...], "slider_values": [...],
+     "class": {"index": 3, "name": "Dress"},   (conditional models only; null: "Any class")
      "interpolation": {"a": [...], "b": [...], "method": "slerp", "steps": 16}   (optional)}
+
+``class`` is the class a class-conditional model draws (:mod:`models.conditional`), written only
+for such models, so an unconditional model's record is as it always was.  It came without a version
+change: a record without it (an older export, an unconditional model) restores the point and leaves
+the class as it is, and a reader that does not know it ignores it.
 
 The model is identified by the SHA-256 of its checkpoint file (a file name says nothing about the
 weights in it).  PNG: one ``tEXt`` chunk with keyword :data:`KEYWORD` right after ``IHDR``
@@ -64,8 +70,18 @@ def file_sha256(path: str | Path | None) -> str | None:
     return _hashes[key]
 
 
-def make_record(loaded, values: np.ndarray, interpolation: dict | None = None) -> dict[str, Any]:
-    """The state record of ``loaded`` (a LoadedModel) at slider ``values``, with optional endpoints
+def state_record(state, interpolation: dict | None = None) -> dict[str, Any] | None:
+    """The record of an ExplorerState as every export and bookmark stamps it: its model, its point and
+    its class, with optional endpoints; None when no model is open."""
+    if state.loaded is None:
+        return None
+    return make_record(state.loaded, state.values, interpolation, state.class_index)
+
+
+def make_record(loaded, values: np.ndarray, interpolation: dict | None = None,
+                class_index: int | None = None) -> dict[str, Any]:
+    """The state record of ``loaded`` (a LoadedModel) at slider ``values``, drawing ``class_index``
+    (None: any class; ignored for an unconditional model), with optional endpoints
     ``{"a": z, "b": z, "method": ..., "steps": ...}``."""
     values = np.asarray(values, dtype=np.float32).reshape(-1)
     rec: dict[str, Any] = {
@@ -75,6 +91,12 @@ def make_record(loaded, values: np.ndarray, interpolation: dict | None = None) -
         "z": _floats(loaded.z_from_values(values)),
         "slider_values": _floats(values),
     }
+    if getattr(loaded.model, "conditional", False):
+        from models.conditional import names     # the model is in memory: torch is already loaded
+
+        known = names(loaded.model)
+        rec["class"] = (None if class_index is None
+                        else {"index": int(class_index), "name": known[int(class_index)]})
     if interpolation:
         rec["interpolation"] = {"a": _floats(interpolation["a"]), "b": _floats(interpolation["b"]),
                                 "method": str(interpolation.get("method", "slerp")),
@@ -99,6 +121,10 @@ def check_record(rec: Any, name: str) -> dict[str, Any]:
             raise StampError(f"{name}: its state's {key!r} is not a list of finite numbers")
     if len(rec["z"]) != len(rec["slider_values"]):
         raise StampError(f"{name}: its state's z and slider values differ in length")
+    cls = rec.get("class")
+    if cls is not None and not (isinstance(cls, dict) and type(cls.get("index")) is int and cls["index"] >= 0
+                                and isinstance(cls.get("name", ""), str)):
+        raise StampError(f"{name}: its state's class is not an index and a name")
     interp = rec.get("interpolation")
     if interp is not None:
         ok = isinstance(interp, dict) and all(
@@ -107,6 +133,23 @@ def check_record(rec: Any, name: str) -> dict[str, Any]:
         if not ok:
             raise StampError(f"{name}: its interpolation endpoints are not two latents of the same size")
     return rec
+
+
+def recorded_class(rec: dict, model, name: str) -> tuple[bool, int | None]:
+    """``(set, index)``: whether restoring ``rec`` into ``model`` sets its class, and to which (None:
+    any class).  Nothing to set for a record without a class (an older export) or an unconditional
+    model; :class:`StampError` naming ``name`` for a class the model does not have."""
+    if "class" not in rec or not getattr(model, "conditional", False):
+        return False, None
+    cls = rec["class"]
+    if cls is None:
+        return True, None
+    k = int(model.n_classes)
+    if cls["index"] >= k:
+        label = f"{cls['index']} ({cls['name']})" if cls.get("name") else str(cls["index"])
+        raise StampError(f"{name}: its state draws class {label}, but {model.name} has only {k} classes "
+                         f"(0-{k - 1})")
+    return True, cls["index"]
 
 
 def encode(rec: dict) -> bytes:

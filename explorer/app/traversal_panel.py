@@ -220,7 +220,7 @@ class TraversalDock(QDockWidget):
         from models.imaging import from_uint8, grid, png_bytes
 
         from .interpolation_export import scale_for
-        from .state_stamp import make_record, png_with_state
+        from .state_stamp import png_with_state, state_record
 
         if self.sheet is None or self.state.loaded is None:
             return None
@@ -229,7 +229,7 @@ class TraversalDock(QDockWidget):
         chw = flat[:, None] if flat.ndim == 3 else flat.transpose(0, 3, 1, 2)
         data = png_bytes(grid(from_uint8(chw), nrow=imgs.shape[1], scale=scale_for(imgs.shape[2], self.export_size, 2)))
         try:
-            atomic_write_bytes(path, png_with_state(data, make_record(self.state.loaded, self.state.values)))
+            atomic_write_bytes(path, png_with_state(data, state_record(self.state)))
         except OSError as exc:
             self.state.say(f"Could not write {Path(path).name}: {exc.strerror or exc}")
             return None
