@@ -42,7 +42,7 @@ def save_image_dialog(window) -> None:
 
 def save_image(window, path: str | os.PathLike, scale: int | None = None) -> None:
     """The canvas image as PNG, upscaled ``scale`` times (default: to the window's export size, else
-    8x), carrying the explorer's state (z, sliders, endpoints, model hash); written atomically."""
+    8x), carrying the explorer's state (z, sliders, endpoints, selected class, model hash); written atomically."""
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 
     from models.atomic_io import atomic_write_bytes
