@@ -14,7 +14,10 @@ positions and held-out codes fall between them.  The report says what the fit bo
 
 which is exactly the ELBO's improvement, also given in bits/dim (gain / (C H W ln 2)).  It also stores
 each unit's standard deviation under the aggregate posterior, so the app's sliders span the range
-the codes actually use instead of N(0, 1)'s.
+the codes actually use instead of N(0, 1)'s, and the *most typical code* (``prior.typical``): the
+posterior mean mu(x) of the held-out image whose mean is likeliest under the fitted prior.  The app puts
+its sliders' zero there: the prior's centre f^-1(0) need not decode to an image at all (the emoji VAE's
+codes lie on a shell about 12 units from it, and its centre decodes to a black-and-white pattern).
 """
 from __future__ import annotations
 
@@ -109,6 +112,7 @@ def fit_prior(model, train: torch.Tensor, heldout: torch.Tensor, *, epochs: int 
     flow.eval()
     report = _report(flow, mu, logvar, z_held, gen)
     report["best_epoch"] = best[1]
+    report["typical"] = typical_code(flow, hmu)
     dims = math.prod(model.image_shape)
     report.update({"kind": "flow", "layers": int(layers), "hidden": int(hidden), "epochs": int(epochs),
                    "batch_size": int(batch_size), "lr": lr, "seed": int(seed), "n_train": int(len(train)),
@@ -122,6 +126,17 @@ def fit_prior(model, train: torch.Tensor, heldout: torch.Tensor, *, epochs: int 
     directions["sigma"] = report.pop("sigma")
     model.metadata["directions"] = directions
     return report
+
+
+@torch.no_grad()
+def typical_code(flow: FlowPrior, heldout_mu: torch.Tensor) -> dict[str, Any]:
+    """The most typical code: among the held-out images' posterior means mu(x), the one likeliest
+    under ``flow`` -- ``{"z": [...], "heldout_index": i, "log_prior_nats": log p(z)}`` (z exact, float32
+    values as JSON floats, so the app's origin decodes to exactly this code)."""
+    log_p = flow.log_prob(heldout_mu.float())
+    i = int(torch.argmax(log_p))
+    return {"z": [float(v) for v in heldout_mu[i].float()], "heldout_index": i,
+            "log_prior_nats": round(float(log_p[i]), 4)}
 
 
 @torch.no_grad()

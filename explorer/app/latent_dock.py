@@ -51,7 +51,7 @@ class LatentDock(QDockWidget):
 
         buttons = QHBoxLayout()
         self.reset_button = QPushButton("Reset")
-        self.reset_button.setToolTip("All sliders to zero, the prior's mean (R)")
+        self.reset_button.setToolTip("All sliders to zero (R)")
         self.reset_button.clicked.connect(state.reset)
         self.random_button = QPushButton("Randomize")
         self.random_button.setToolTip("A random point from the prior (Ctrl+R)")
@@ -101,7 +101,8 @@ class LatentDock(QDockWidget):
         self.sliders.clear()
         kind = DIRECTION_KINDS.get(loaded.family, "principal directions of the model's latent codes")
         self.summary.setText(f"{loaded.name}: {loaded.latent_dim} {kind}, strongest first; "
-                             f"sliders span ±{RANGE_SIGMAS:g}σ")
+                             f"sliders span ±{RANGE_SIGMAS:g}σ around {loaded.zero_meaning}")
+        self.reset_button.setToolTip(f"All sliders to zero: {loaded.zero_meaning} (R)")
         values = self.state.values
         for i, (name, label) in enumerate(zip(loaded.names, loaded.labels)):
             sigma = float(loaded.sigmas[i]) or 1.0
@@ -127,7 +128,7 @@ class LatentDock(QDockWidget):
             reset.setObjectName(f"reset-{i}")
             reset.setText("↺")
             reset.setAutoRaise(True)
-            reset.setToolTip(f"{name} back to 0 (the prior's mean along it)")
+            reset.setToolTip(f"{name} back to 0, as in {loaded.zero_meaning}")
             reset.clicked.connect(lambda _=False, i=i: self.reset_one(i))
             self.grid.addWidget(name_label, i, 0)
             self.grid.addWidget(slider, i, 1)

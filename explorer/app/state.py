@@ -48,8 +48,11 @@ class LoadedModel:
     devices: list[str] = field(default_factory=lambda: ["cpu"])
     # u -> z through a learned latent prior (a CPU copy of the VAE's flow, models.latent_prior), or None
     prior_inverse: Any = None
-    # the sliders' zero: the prior's centre (f^-1(0) of a learned prior; the origin under N(0, I))
+    # the sliders' zero: the most typical code recorded when the learned prior was fitted
+    # (models.prior_fit.typical_code), else the prior's centre f^-1(0); None: z = 0 under N(0, I)
     origin: np.ndarray | None = None
+    # what the sliders' zero is, in words, for tooltips ("the most typical code", "the prior's centre", ...)
+    zero_meaning: str = "the prior's mean"
 
     # ------------------------------------------------------------------ facts
     @property
@@ -86,7 +89,7 @@ class LoadedModel:
 
     # ------------------------------------------------------------------ coordinates
     def z_from_values(self, values: np.ndarray) -> np.ndarray:
-        """z = origin + basis @ values (slider values are coordinates around the prior's centre)."""
+        """z = origin + basis @ values (slider values are coordinates around :attr:`origin`)."""
         z = self.basis @ np.asarray(values, dtype=np.float32)
         return (z if self.origin is None else z + self.origin).astype(np.float32, copy=False)
 
@@ -103,13 +106,14 @@ class LoadedModel:
         dirs = model.directions()
         basis = (np.stack([d.vector.detach().float().cpu().numpy() for d in dirs], axis=1) if dirs
                  else np.zeros((int(model.latent_dim), 0), dtype=np.float32))   # no latent (a PixelCNN)
+        inverse = _prior_inverse(model)
+        origin, meaning = _origin(model, inverse, basis.shape[0])
         return cls(model=model, path=Path(path) if path is not None else None,
                    names=[d.name for d in dirs], labels=[d.label for d in dirs],
                    strengths=[float(d.strength) for d in dirs],
                    sigmas=np.array([float(d.sigma) for d in dirs], dtype=np.float32),
                    basis=basis.astype(np.float32), devices=models.available_devices(),
-                   prior_inverse=(inverse := _prior_inverse(model)),
-                   origin=None if inverse is None else inverse(np.zeros(basis.shape[0], np.float32)))
+                   prior_inverse=inverse, origin=origin, zero_meaning=meaning)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> "LoadedModel":
@@ -244,7 +248,8 @@ class ExplorerState(QObject):
             self.set_values(self._loaded.values_from_z(z))
 
     def reset(self) -> None:
-        """All sliders to zero: the prior's centre (its mean under N(0, I); f^-1(0) of a learned prior)."""
+        """All sliders to zero: :attr:`LoadedModel.origin` (the most typical code recorded with a learned
+        prior, else its centre f^-1(0); the mean under N(0, I))."""
         if self._loaded is not None:
             self.set_values(np.zeros(self._loaded.latent_dim, dtype=np.float32))
 
@@ -290,6 +295,22 @@ class ExplorerState(QObject):
     def _touch(self) -> None:
         self._token += 1
         self._requested_at = time.perf_counter()
+
+
+def _origin(model: Any, inverse: Any, dim: int) -> tuple[np.ndarray | None, str]:
+    """The sliders' zero and what it is: the most typical code the prior's fit recorded
+    (``metadata["prior"]["typical"]["z"]``, when the model has that learned prior and the code fits its
+    latent), else the learned prior's centre f^-1(0) (checkpoints fitted before the record), else None."""
+    if inverse is None:
+        return None, "the prior's mean"
+    prior = (getattr(model, "metadata", None) or {}).get("prior")
+    typical = prior.get("typical") if isinstance(prior, dict) else None
+    z = typical.get("z") if isinstance(typical, dict) else None
+    if isinstance(z, list) and len(z) == dim:
+        code = np.asarray(z, dtype=np.float32)
+        if np.isfinite(code).all():
+            return code, "the most typical code"
+    return inverse(np.zeros(dim, np.float32)), "the prior's centre"
 
 
 def _prior_inverse(model: Any):

@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         rows.insert(-1, ("latent prior", f"learned {prior.get('layers', '?')}-layer flow, held-out codes "
                                          f"+{prior.get('heldout_gain_nats', '?')} nats over N(0, I) "
                                          f"({prior.get('command', 'latent-explorer prior')})"))
+        if isinstance(prior.get("typical"), dict):
+            from .prior import typical_text
+
+            rows.insert(-1, ("sliders' zero", typical_text(prior["typical"])))
     _print(rows)
     return 0
 

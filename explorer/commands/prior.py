@@ -4,8 +4,10 @@ Fits a learned prior (a small RealNVP flow, :mod:`models.latent_prior`) to a VAE
 training images and rewrites FILE atomically with it: prior samples then come from where the encoder
 actually puts images instead of from N(0, I)'s holes, the sliders span the codes' own spread, and the
 likelihood (IWAE) is that of the model the app samples from.  The decoder, the encoder and the OOD
-calibration are unchanged (the verdict's statistic does not use the prior).  The report gives the
-gain in nats and bits/dim on held-out codes (:mod:`models.prior_fit`).
+calibration are unchanged, but the verdict's statistic includes the code's density under the prior,
+so recalibrate afterwards (``latent-explorer calibrate FILE``).  The report gives the gain in nats and
+bits/dim on held-out codes (:mod:`models.prior_fit`) and which held-out image's code is the most
+typical one (the app's sliders' zero).
 """
 from __future__ import annotations
 
@@ -54,10 +56,23 @@ def run(args: argparse.Namespace) -> int:
     report["command"] = shlex.join(["latent-explorer", "prior", *sys.argv[2:]]) if sys.argv[1:2] == ["prior"] \
         else f"latent-explorer prior {args.file} --data {data} --epochs {args.epochs}"
     report["data"] = str(data)
+    typical = report["typical"]
+    label = int(held.labels[typical["heldout_index"]]) if len(held.labels) else -1
+    if 0 <= label < len(held.classes):
+        typical["class"] = held.classes[label]
     model.metadata["prior"] = report
     out = args.out or args.file
     models.save(model, out)          # (the load-time "path" entry is never written)
     print(f"wrote {out}: learned prior ({report['layers']}-layer flow, {report['epochs']} epochs, "
           f"{report['seconds']:.0f} s); held-out codes gain {report['heldout_gain_nats']:.2f} nats "
-          f"({report['heldout_gain_bpd']:.4f} bits/dim) over N(0, I)")
+          f"({report['heldout_gain_bpd']:.4f} bits/dim) over N(0, I); sliders' zero: {typical_text(typical)}")
     return 0
+
+
+def typical_text(typical: dict) -> str:
+    """What the sliders' zero is: "the most typical code, held-out image #17's (faces, log p = -41.2 nats)"."""
+    notes = [str(typical["class"])] if typical.get("class") else []
+    if "log_prior_nats" in typical:
+        notes.append(f"log p = {float(typical['log_prior_nats']):.1f} nats")
+    return (f"the most typical code, held-out image #{typical.get('heldout_index', '?')}'s"
+            + (f" ({', '.join(notes)})" if notes else ""))
