@@ -201,3 +201,15 @@ def decode_path(model, zs: torch.Tensor, y: Any, batch: int = 256) -> torch.Tens
     zs = zs.to(model.device)
     w = class_weights(y, zs.shape[0], model.n_classes, model.device)
     return torch.cat([model.decode(zs[i:i + batch], y=w[i:i + batch]) for i in range(0, zs.shape[0], batch)])
+
+
+def class_blend_frames(model, a: torch.Tensor, b: torch.Tensor, steps: int, method: str, class_from: int,
+                       class_to: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The path between classes that ``latent-explorer interpolate --class-from --class-to`` and the app's
+    class blend draw: z along ``a`` -> ``b`` (pass ``a`` twice for a fixed z; ``models.interpolation.path``)
+    while the class weights move from ``class_from`` to ``class_to`` (:func:`blend`).
+    Returns (zs (steps, D), frames (steps, C, H, W) in [0, 1])."""
+    from .interpolation import path
+
+    zs = path(a, b, steps, method)
+    return zs, decode_path(model, zs, blend(class_from, class_to, steps, model.n_classes))

@@ -98,7 +98,8 @@ def _apply(window, rec: dict, source: str) -> bool:
     interp = rec.get("interpolation")
     if interp:
         window.interpolation_dock.panel.restore_endpoints(interp["a"], interp["b"], interp.get("method", "slerp"),
-                                                          int(interp.get("steps", 16)))
+                                                          int(interp.get("steps", 16)), interp.get("class_from"),
+                                                          interp.get("class_to"))
     return True
 
 

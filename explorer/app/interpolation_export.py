@@ -49,18 +49,25 @@ def decode_u8(model, z) -> np.ndarray:
     return np.stack([display_image(a) for a in imgs])
 
 
-def frames_job(model, a: Endpoint, b: Endpoint, steps: int, method: str):
-    """The path from ``a`` to ``b``: (zs (N, D), frames (N, H, W[, 3]) uint8)."""
+def frames_job(model, a: Endpoint, b: Endpoint, steps: int, method: str,
+               classes: tuple[int, int] | None = None):
+    """The path from ``a`` to ``b``: (zs (N, D), frames (N, H, W[, 3]) uint8).  With ``classes``
+    (from, to) of a conditional model, z stays at ``a`` and the class moves from one to the other
+    (:func:`models.conditional.class_blend_frames`, as ``interpolate --class-from --class-to``)."""
     def job():
         import torch
 
-        from models import interpolation
+        from models import conditional, interpolation
         from models.imaging import to_uint8
 
-        zs = interpolation.path(torch.from_numpy(a.z), torch.from_numpy(b.z), steps, method)
+        za = torch.from_numpy(a.z)
         with torch.no_grad():
-            frames = to_uint8(interpolation.frames(model, zs[0], zs[-1], steps, method))
-        return zs.numpy(), np.stack([display_image(f) for f in frames])
+            if classes is not None:
+                zs, frames = conditional.class_blend_frames(model, za, za, steps, method, *classes)
+            else:
+                zs = interpolation.path(za, torch.from_numpy(b.z), steps, method)
+                frames = interpolation.frames(model, zs[0], zs[-1], steps, method)
+        return zs.float().cpu().numpy(), np.stack([display_image(f) for f in to_uint8(frames)])
     return job
 
 

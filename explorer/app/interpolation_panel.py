@@ -5,6 +5,8 @@ image file (images are taken in like a dropped image and encoded).  Every torch 
 decoding the frames) runs in the background; the panel only shows the results.  A class-conditional
 model shows a class selector among the path's options (:mod:`explorer.app.class_selector`, bound to the
 window's state by :mod:`explorer.app.window_views`): the endpoints and frames are drawn again in it.
+Its class blend (:mod:`explorer.app.class_blend`) instead holds z at A and moves the class from one to
+another over the frames, the path ``latent-explorer interpolate --class-from --class-to`` draws.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 from superqt.utils import signals_blocked
 
+from .class_blend import ClassBlend
 from .class_selector import ClassSelector
 from .interpolation_export import Endpoint, decode_u8, endpoint_job, export_frames, frames_job
 from .interpolation_ui import STRIP_PAD, STRIP_TILE_PX, build_ui
@@ -58,8 +61,17 @@ class InterpolationPanel(QWidget):
         build_ui(self)
         self.class_selector = ClassSelector(self.executor)     # hidden until a conditional model opens
         self.class_selector.changed.connect(self._class_changed)
-        options = self.layout().itemAt(1).layout().itemAt(1).layout()   # slerp/lerp, frames, loop, …
-        options.insertWidget(0, self.class_selector)
+        self.class_blend = ClassBlend()                         # hidden until a conditional model opens
+        self.class_blend.changed.connect(self._blend_changed)
+        self.class_row.addWidget(self.class_selector)
+        self.class_row.addSpacing(12)
+        self.class_row.addWidget(self.class_blend)
+        self.class_row.addStretch(1)
+
+    def _blend_changed(self) -> None:
+        """The class blend was turned on or off or changed its classes: the strip again (B waits while on)."""
+        self._update_enabled()
+        self.recompute()
 
     def _class_changed(self, _y) -> None:
         """The model draws another class: decode the endpoints and the path again (same z)."""
@@ -97,6 +109,7 @@ class InterpolationPanel(QWidget):
         """A new model: endpoints become two prior samples (seeds 0 and 1)."""
         self.set_playing(False)
         self.model = model
+        self.class_blend.set_model(model)
         self.endpoints = {"A": None, "B": None}
         self.frames = self.zs = None
         for key in ("interpolation:A", "interpolation:B", "interpolation"):
@@ -178,6 +191,14 @@ class InterpolationPanel(QWidget):
             self._update_enabled()
             return
         steps, method = int(self.steps.value()), str(self.method.currentData())
+        classes = self.class_blend.classes()
+        if classes is not None:
+            from models.conditional import names
+
+            known = names(model)
+            path = f"z at {a.label}, class {known[classes[0]]} → {known[classes[1]]}"
+        else:
+            path = f"{a.label} → {b.label}"
 
         def done(res) -> None:
             if model is not self.model:
@@ -190,10 +211,11 @@ class InterpolationPanel(QWidget):
             self.scrub.setValue(keep)
             self.scrub.blockSignals(False)
             self._show_frame(keep, follow=False)     # new endpoints: the strip stays where the user put it
-            self.status.setText(f"{n} frames, {method}: {a.label} → {b.label}")
+            self.status.setText(f"{n} frames, {method}: {path}")
             self._update_enabled()
             self.framesReady.emit(n)
-        self.executor.submit("interpolation", frames_job(model, a, b, steps, method), done, self._fail, owner=self)
+        self.executor.submit("interpolation", frames_job(model, a, b, steps, method, classes), done, self._fail,
+                             owner=self)
 
     def strip_scale(self) -> int:
         """Whole upscaling of the strip's tiles: about :data:`STRIP_TILE_PX` high for any image size."""
@@ -316,17 +338,30 @@ class InterpolationPanel(QWidget):
         return path
 
     def endpoints_record(self) -> dict | None:
-        """The endpoints as an export records them (``{"a", "b", "method", "steps"}``), if both are set."""
+        """The path as an export records it (``{"a", "b", "method", "steps"}``), if both ends are set; a
+        class blend adds ``class_from`` and ``class_to`` and its z stays at A (``b`` is ``a``)."""
         a, b = self.endpoints["A"], self.endpoints["B"]
         if a is None or b is None:
             return None
-        return {"a": a.z, "b": b.z, "method": str(self.method.currentData()), "steps": int(self.steps.value())}
+        classes = self.class_blend.classes()
+        rec = {"a": a.z, "b": b.z if classes is None else a.z, "method": str(self.method.currentData()),
+               "steps": int(self.steps.value())}
+        if classes is not None:
+            rec["class_from"], rec["class_to"] = classes
+        return rec
 
     def state_record(self) -> dict | None:
         return self.state_record_provider(self.endpoints_record()) if self.state_record_provider else None
 
-    def restore_endpoints(self, a, b, method: str = "slerp", steps: int = 16) -> None:
-        """Set both endpoints to saved latents (from a dropped export) and the path's method and length."""
+    def restore_endpoints(self, a, b, method: str = "slerp", steps: int = 16, class_from=None,
+                          class_to=None) -> None:
+        """Set both endpoints to saved latents (from a dropped export) and the path's method and length,
+        and the class blend: on between two saved classes (indices, or a record's ``{"index", "name"}``),
+        else off."""
+        def index(c):
+            return c.get("index") if isinstance(c, dict) else c
+        self.class_blend.set_classes(index(class_from), index(class_to))
+        self._update_enabled()
         idx = self.method.findData(method)
         with signals_blocked(self.method), signals_blocked(self.steps):
             if idx >= 0:
@@ -339,5 +374,8 @@ class InterpolationPanel(QWidget):
         ready = self.frames is not None
         for w in (self.play_button, self.use_button, self.gif_button, self.png_button, self.scrub):
             w.setEnabled(ready)
-        for b in self.end_buttons.values():
-            b.setEnabled(self.model is not None)
+        blending = self.class_blend.classes() is not None       # z stays at A: B has no part in the path
+        for key, b in self.end_buttons.items():
+            b.setEnabled(self.model is not None and not (blending and key == "B"))
+        for w in (self.thumbs["B"], self.end_labels["B"]):
+            w.setEnabled(not blending)

@@ -1,8 +1,9 @@
 """The interpolation panel's widgets, laid out for a short, wide dock under the canvas.
 
 The playing frame sits on the left; beside it, in rows that fit the dock at a 1000-px window: the two
-endpoints (names elide, never widen the dock), the path's options (slerp/lerp, frames, loop, bounce,
-fps), the strip (it scrolls; the view follows the playing frame), the transport and the exports.
+endpoints (names elide, never widen the dock), the class row (conditional models only: filled by the
+panel), the path's options (slerp/lerp, frames, loop, bounce, fps), the strip (it scrolls; the view
+follows the playing frame), the transport and the exports.
 """
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ def build_ui(panel) -> None:
         ends.addWidget(thumb)
         ends.addLayout(col, 1)
     lay.addLayout(ends)
+    panel.class_row = QHBoxLayout()      # conditional models: the class selector and the class blend
+    lay.addLayout(panel.class_row)
 
     opts = QHBoxLayout()
     panel.method = QComboBox()

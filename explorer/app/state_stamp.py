@@ -7,12 +7,16 @@ it back on the window restores that point instead of scoring the picture.  The r
      "model": {"name", "family", "latent_dim", "file", "sha256"},
      "z": [...], "slider_values": [...],
      "class": {"index": 3, "name": "Dress"},   (conditional models only; null: "Any class")
-     "interpolation": {"a": [...], "b": [...], "method": "slerp", "steps": 16}   (optional)}
+     "interpolation": {"a": [...], "b": [...], "method": "slerp", "steps": 16,   (optional)
+                       "class_from": {"index": 7, "name": "Sneaker"},        (a class blend only)
+                       "class_to": {"index": 8, "name": "Bag"}}}
 
 ``class`` is the class a class-conditional model draws (:mod:`models.conditional`), written only
 for such models, so an unconditional model's record is as it always was.  It came without a version
 change: a record without it (an older export, an unconditional model) restores the point and leaves
-the class as it is, and a reader that does not know it ignores it.
+the class as it is, and a reader that does not know it ignores it.  ``class_from`` / ``class_to`` (also
+without a version change) mark the interpolation panel's class blend: the frames hold z at ``a`` (``b``
+is ``a``) and move the class from one to the other; an interpolation without them is a path in z.
 
 The model is identified by the SHA-256 of its checkpoint file (a file name says nothing about the
 weights in it).  PNG: one ``tEXt`` chunk with keyword :data:`KEYWORD` right after ``IHDR``
@@ -82,7 +86,8 @@ def make_record(loaded, values: np.ndarray, interpolation: dict | None = None,
                 class_index: int | None = None) -> dict[str, Any]:
     """The state record of ``loaded`` (a LoadedModel) at slider ``values``, drawing ``class_index``
     (None: any class; ignored for an unconditional model), with optional endpoints
-    ``{"a": z, "b": z, "method": ..., "steps": ...}``."""
+    ``{"a": z, "b": z, "method": ..., "steps": ...}`` and, for a class blend of a conditional model,
+    their ``"class_from"`` and ``"class_to"`` indices."""
     values = np.asarray(values, dtype=np.float32).reshape(-1)
     rec: dict[str, Any] = {
         "format": FORMAT, "version": VERSION,
@@ -91,7 +96,8 @@ def make_record(loaded, values: np.ndarray, interpolation: dict | None = None,
         "z": _floats(loaded.z_from_values(values)),
         "slider_values": _floats(values),
     }
-    if getattr(loaded.model, "conditional", False):
+    conditional = bool(getattr(loaded.model, "conditional", False))
+    if conditional:
         from models.conditional import names     # the model is in memory: torch is already loaded
 
         known = names(loaded.model)
@@ -101,7 +107,17 @@ def make_record(loaded, values: np.ndarray, interpolation: dict | None = None,
         rec["interpolation"] = {"a": _floats(interpolation["a"]), "b": _floats(interpolation["b"]),
                                 "method": str(interpolation.get("method", "slerp")),
                                 "steps": int(interpolation.get("steps", 16))}
+        if conditional and interpolation.get("class_from") is not None and interpolation.get("class_to") is not None:
+            for key in ("class_from", "class_to"):
+                i = int(interpolation[key])
+                rec["interpolation"][key] = {"index": i, "name": known[i]}
     return rec
+
+
+def _is_class(cls: Any) -> bool:
+    """A record's class entry: ``{"index": int >= 0, "name": str}`` (the name optional)."""
+    return (isinstance(cls, dict) and type(cls.get("index")) is int and cls["index"] >= 0
+            and isinstance(cls.get("name", ""), str))
 
 
 def _floats(a) -> list[float]:
@@ -122,8 +138,7 @@ def check_record(rec: Any, name: str) -> dict[str, Any]:
     if len(rec["z"]) != len(rec["slider_values"]):
         raise StampError(f"{name}: its state's z and slider values differ in length")
     cls = rec.get("class")
-    if cls is not None and not (isinstance(cls, dict) and type(cls.get("index")) is int and cls["index"] >= 0
-                                and isinstance(cls.get("name", ""), str)):
+    if cls is not None and not _is_class(cls):
         raise StampError(f"{name}: its state's class is not an index and a name")
     interp = rec.get("interpolation")
     if interp is not None:
@@ -132,6 +147,8 @@ def check_record(rec: Any, name: str) -> dict[str, Any]:
             and all(isinstance(x, (int, float)) and math.isfinite(x) for x in interp[k]) for k in ("a", "b"))
         if not ok:
             raise StampError(f"{name}: its interpolation endpoints are not two latents of the same size")
+        if any(k in interp and not _is_class(interp[k]) for k in ("class_from", "class_to")):
+            raise StampError(f"{name}: its interpolation's class blend is not two classes (an index and a name)")
     return rec
 
 

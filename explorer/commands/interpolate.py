@@ -86,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
     y_to = class_argument(model, args.class_to, option="--class-from and --class-to")
     a = endpoint_latent(model, start, args.temperature)
     b = a if args.end is None else endpoint_latent(model, end, args.temperature)
-    if y_from is not None:      # the class embedding moves from A's to B's
-        y = conditional.blend(y_from, y_to, args.steps, model.n_classes)
-    if y is None:
+    if y_from is not None:      # the class moves from A to B (the app's class blend draws the same path)
+        _, frames = conditional.class_blend_frames(model, a, b, args.steps, args.method, y_from, y_to)
+    elif y is None:
         frames = interpolation.frames(model, a, b, args.steps, args.method)
     else:
         frames = conditional.decode_path(model, interpolation.path(a, b, args.steps, args.method), y)
