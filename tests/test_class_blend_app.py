@@ -73,12 +73,16 @@ def test_blending_sneaker_to_bag_starts_at_the_sneaker_and_ends_at_the_bag_of_th
     assert_visibly_different(middle, sneaker, "the middle of the blend and the sneaker")
     assert_visibly_different(middle, bag, "the middle of the blend and the bag")
     assert not panel.end_buttons["B"].isEnabled()                    # B has no part in a class blend
+    assert not panel.class_selector.isEnabled()                      # nor has the one class
+    assert panel.end_labels["B"].text() == "B: the same z, Bag"      # the thumbnails show the strip's ends
+    assert panel.end_labels["A"].text() == "A: sample (seed 0), Sneaker"
 
     panel.class_blend.check.click()                                  # off: the path between A and B again
     qtbot.waitUntil(lambda: "class" not in panel.status.text() and panel.frames is not None
                     and not np.allclose(panel.zs[-1], z), timeout=60_000)
     assert np.allclose(panel.zs[-1], panel.endpoints["B"].z, atol=1e-5)
-    assert panel.end_buttons["B"].isEnabled()
+    assert panel.end_buttons["B"].isEnabled() and panel.class_selector.isEnabled()
+    assert panel.end_labels["B"].text() == "B: sample (seed 1)"
 
 
 def test_the_app_blend_draws_the_frames_the_command_line_blend_writes(make_window, cvae_path, qtbot, tmp_path):

@@ -23,6 +23,7 @@ class ClassBlend(QWidget):
         super().__init__(parent)
         self.setObjectName("class-blend")
         self.conditional = False
+        self.names: list[str] = []
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.check = QCheckBox("Blend class")
@@ -46,12 +47,13 @@ class ClassBlend(QWidget):
         from models.conditional import names
 
         self.conditional = bool(getattr(model, "conditional", False)) and int(getattr(model, "n_classes", 0)) > 1
+        self.names = names(model) if self.conditional else []
         with signals_blocked(self.check), signals_blocked(self.from_combo), signals_blocked(self.to_combo):
             self.check.setChecked(False)
             for combo in (self.from_combo, self.to_combo):
                 combo.clear()
                 if self.conditional:
-                    for i, name in enumerate(names(model)):
+                    for i, name in enumerate(self.names):
                         combo.addItem(name, i)
             if self.conditional:
                 self.to_combo.setCurrentIndex(1)
@@ -63,6 +65,19 @@ class ClassBlend(QWidget):
         if not (self.conditional and self.check.isChecked()):
             return None
         return int(self.from_combo.currentData()), int(self.to_combo.currentData())
+
+    def describe(self, classes: tuple[int, int]) -> str:
+        """"class Sneaker → Bag"."""
+        return f"class {self.names[classes[0]]} → {self.names[classes[1]]}"
+
+    def ends(self, endpoints: dict, frames, classes: tuple[int, int] | None) -> dict[str, tuple]:
+        """What the endpoint thumbnails show, ``{key: (image, label)}``: each endpoint as it was set, or, for
+        frames drawn as a class blend (``classes``), the strip's ends -- A's z in the first and last class."""
+        if classes is None or frames is None:
+            return {k: (ep.image, f"{k}: {ep.label}") for k, ep in endpoints.items() if ep is not None}
+        a = endpoints["A"].label if endpoints["A"] is not None else "A"
+        return {"A": (frames[0], f"A: {a}, {self.names[classes[0]]}"),
+                "B": (frames[-1], f"B: the same z, {self.names[classes[1]]}")}
 
     def set_classes(self, class_from: int | None, class_to: int | None) -> None:
         """Turn the blend on between two classes (off when either is None or not the model's), quietly:

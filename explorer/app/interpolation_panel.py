@@ -192,13 +192,7 @@ class InterpolationPanel(QWidget):
             return
         steps, method = int(self.steps.value()), str(self.method.currentData())
         classes = self.class_blend.classes()
-        if classes is not None:
-            from models.conditional import names
-
-            known = names(model)
-            path = f"z at {a.label}, class {known[classes[0]]} → {known[classes[1]]}"
-        else:
-            path = f"{a.label} → {b.label}"
+        path = f"z at {a.label}, {self.class_blend.describe(classes)}" if classes else f"{a.label} → {b.label}"
 
         def done(res) -> None:
             if model is not self.model:
@@ -211,6 +205,9 @@ class InterpolationPanel(QWidget):
             self.scrub.setValue(keep)
             self.scrub.blockSignals(False)
             self._show_frame(keep, follow=False)     # new endpoints: the strip stays where the user put it
+            for key, (image, text) in self.class_blend.ends(self.endpoints, self.frames, classes).items():
+                self.thumbs[key].set_image(image)        # a class blend: A's z in the first and last class
+                self.end_labels[key].setText(text)
             self.status.setText(f"{n} frames, {method}: {path}")
             self._update_enabled()
             self.framesReady.emit(n)
@@ -377,5 +374,4 @@ class InterpolationPanel(QWidget):
         blending = self.class_blend.classes() is not None       # z stays at A: B has no part in the path
         for key, b in self.end_buttons.items():
             b.setEnabled(self.model is not None and not (blending and key == "B"))
-        for w in (self.thumbs["B"], self.end_labels["B"]):
-            w.setEnabled(not blending)
+        self.class_selector.setEnabled(not blending)            # the blend's classes draw the strip
