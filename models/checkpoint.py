@@ -42,7 +42,7 @@ from .base import GenerativeModel, json_dumps
 from .conv_geometry import ImageShapeError, check_image_shape
 from .errors import first_line, printable_name
 from .pickle_guard import looks_like_pickle, safe_torch_load
-from .safetensors_reader import read_safetensors
+from .safetensors_reader import looks_like_safetensors, read_safetensors
 from .tensor_source import CheckpointError, TensorSource, TensorSpec, checkpoint_error as _err
 
 __all__ = ["FORMAT_TAG", "FORMAT_VERSION", "CheckpointError", "save", "load", "read_checkpoint",
@@ -145,7 +145,7 @@ def _open_source(p: Path) -> TensorSource:
     with fh:
         try:
             head = fh.read(64)
-            if looks_like_pickle(p, head):
+            if looks_like_pickle(p, head) and not looks_like_safetensors(head, size):
                 return _pickle_source(p, safe_torch_load(p, fh, size))
             return read_safetensors(p, fh, size, head)
         except OSError as exc:  # an I/O error half way (network drive gone, bad sector)

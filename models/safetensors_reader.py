@@ -116,6 +116,19 @@ def tensor_spec(p: Path, key: str, info: Any, data_len: int) -> TensorSpec:
     return TensorSpec(tuple(shape), torch_name, dtype in ST_FLOATS)
 
 
+def looks_like_safetensors(head: bytes, size: int) -> bool:
+    """A safetensors layout: an 8-byte little-endian header length that fits the file, then ``{``.
+
+    Checked before the pickle sniff: a header of 0x0280-0x0580 bytes (mod 65536) starts with the same
+    two bytes as a protocol 2-5 pickle (0x80, 0x02-0x05), and byte 8 of a pickle is never ``{`` (not an
+    opcode; in protocol 4-5 it is inside the frame length).
+    """
+    if len(head) < 9:
+        return False
+    n = int.from_bytes(head[:8], "little")
+    return 2 <= n <= size - 8 and head[8:9] == b"{"
+
+
 def sniff_other_format(head: bytes) -> str | None:
     """A message for well-known files that are not checkpoints at all (or None)."""
     images = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}

@@ -413,3 +413,26 @@ def test_calibrate_in_place_is_atomic_too(tmp_path, monkeypatch, quick_backgroun
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "logs") == ["vae.safetensors"]
+
+
+@pytest.mark.parametrize("low_bytes", [0x0280, 0x0580])
+def test_a_checkpoint_whose_header_length_starts_like_a_pickle_still_opens(low_bytes, tmp_path):
+    """A safetensors header of 0x0280-0x0580 bytes (mod 65536) begins 0x80 0x02-0x05, a pickle's
+    protocol header: the bundled VAE's hostile variant hit this and was refused as "not plain tensors"."""
+    import struct
+
+    torch.manual_seed(0)
+    model = VAEModel.build({"channels": 8})
+    path = tmp_path / "unlucky.safetensors"
+    def header_length(pad: int) -> int:
+        models.save(model, path, note="x" * pad)
+        return struct.unpack("<Q", path.read_bytes()[:8])[0]
+
+    n0 = header_length(0)
+    target = low_bytes + 65536 * ((n0 - low_bytes) // 65536 + 1)   # the next length with those low bytes
+    start = target - n0 - 16
+    next(pad for pad in range(start, start + 32) if header_length(pad) == target)
+    assert path.read_bytes()[:2] == bytes([0x80, low_bytes >> 8])
+    reopened = models.load(path, device="cpu")
+    z = torch.zeros(1, model.latent_dim)
+    assert torch.equal(reopened.decode(z), model.decode(z))
