@@ -66,7 +66,7 @@ def test_switching_family_rebuilds_the_dock(make_window, trained_vae_path, train
                                             fast_gan_directions):
     win = make_window(trained_vae_path)
     vae_frame = painted_pixels(win.canvas)
-    assert len(win.latent_dock.sliders) == 16
+    assert len(win.latent_dock.sliders) == win.state.loaded.latent_dim == 64
     with qtbot.waitSignal(win.model_load_finished, timeout=120_000):
         win.open_model(trained_gan_path)
     wait_for_frame(win, qtbot)
