@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--k", type=int, default=100, help="importance samples for the IWAE NLL (default 100)")
     ap.add_argument("--iwae-images", type=int, default=1000, help="test images for the IWAE NLL (default 1000)")
-    ap.add_argument("--samples", type=int, default=10000)
+    ap.add_argument("--samples", type=int, default=10000, help="samples per model for the FD (0: likelihoods only)")
     ap.add_argument("--ar-samples", type=int, default=0,
                     help="PixelCNN samples for its FD (drawn pixel by pixel: slow on a CPU; default 0 = no FD)")
     ap.add_argument("--models", default="vae,beta-vae,gan,flow,pixelcnn",
@@ -127,8 +127,10 @@ def main(argv=None) -> int:
     net = classifier()
     acc = float((net(x_test).argmax(1) == test.labels).float().mean())
     f_test = features(net, x_test)
-    f_train = features(net, fashion_mnist("train").float01()[:args.samples])
-    rows = [{"model": "Fashion-MNIST train images (floor)", "fd": frechet(f_train, f_test)}]
+    rows = []
+    if args.samples:      # --samples 0: likelihoods only, no FD (and no floor row)
+        f_train = features(net, fashion_mnist("train").float01()[:args.samples])
+        rows.append({"model": "Fashion-MNIST train images (floor)", "fd": frechet(f_train, f_test)})
     dims = 784
     for name in args.models.split(","):
         path = models.bundled(name)
