@@ -62,7 +62,7 @@ def test_every_direction_is_a_row_in_the_models_slider_order(vae):
 
 
 @pytest.mark.parametrize("direction, message", [
-    (99, "between 0 and 15"), ("x", "an index from 0 to 15"), ([], "none")])
+    (99, "between 0 and 63"), ("x", "an index from 0 to 63"), ([], "none")])
 def test_the_library_refuses_a_direction_the_model_does_not_have(vae, direction, message):
     with pytest.raises(traversal.TraversalError, match=message):
         traversal.traverse(vae, direction=direction)
@@ -100,8 +100,8 @@ def test_cli_sheet_of_every_direction_around_an_image_with_labels_as_jpeg(tmp_pa
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--direction", "99"], "--direction 99: direction must be between 0 and 15"),
-    (["--direction", "two"], "--direction two: direction must be an index from 0 to 15"),
+    (["--direction", "99"], "--direction 99: direction must be between 0 and 63"),
+    (["--direction", "two"], "--direction two: direction must be an index from 0 to 63"),
     (["--steps", "1"], "--steps must be between 2 and 101, got 1"),
     (["--range", "0"], "--range must be a positive number of σ up to 10, got 0"),
     (["--range", "nan"], "--range must be a positive number of σ up to 10, got nan"),

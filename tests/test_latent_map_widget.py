@@ -34,14 +34,17 @@ def _hover(w, pos) -> None:
 
 
 def _isolated_point(w) -> int:
-    """A point with no neighbour within the pick radius, so a click picks exactly it."""
+    """A point with no neighbour within the pick radius, so a click picks exactly it, and at least
+    30 px inside the plot's view box (an outlier on its edge is where a hover leaves the box)."""
     xy = w.map.xy
     vb = w.plot.getPlotItem().getViewBox()
     pw, ph = vb.viewPixelSize()
     s = xy / np.array([pw, ph])
     d = ((s[:, None] - s[None]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
-    return int(np.argmax(d.min(1)))
+    box = w.plot.mapFromScene(vb.sceneBoundingRect()).boundingRect().adjusted(30, 30, -30, -30)
+    inside = np.array([box.contains(w.widget_pos_of(i)) for i in range(len(xy))])
+    return int(np.argmax(np.where(inside, d.min(1), -1.0)))
 
 
 def test_map_shows_every_subset_point_with_a_legend(widget):

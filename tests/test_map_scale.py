@@ -135,7 +135,7 @@ def test_codes_are_cached_beside_the_model_and_reused_until_the_checkpoint_chang
     torch.manual_seed(1)
     from models.vae import VAEModel
 
-    models.save(VAEModel.build(metadata={"name": "other"}), path)
+    models.save(VAEModel.build({"latent_dim": model.latent_dim}, metadata={"name": "other"}), path)
     other = build(models.load(path, device="cpu"), data="fashion-mnist", split="test", max_images=200)
     assert not other.cached and not np.allclose(other.z, first.z)
 

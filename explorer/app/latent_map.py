@@ -116,6 +116,8 @@ class LatentMapWidget(MarkersAndPointer, QWidget):
         self.thumb = QLabel(self.plot)
         self.thumb.setStyleSheet("QLabel { background: #111; color: #ddd; border: 1px solid #888; padding: 2px; }")
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # a pointer moving onto the preview must still reach the plot (else the preview goes stale)
+        self.thumb.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.thumb.hide()
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
