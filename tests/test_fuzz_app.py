@@ -28,7 +28,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 import hostile_corpus as hc
-from app_helpers import expected_pixels, wait_for_frame
+from app_helpers import decoded_pixels, wait_for_frame
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261123"))
 #: events before the baseline: lazily imported modules, pixmap/font caches and the first load of each
@@ -229,7 +229,11 @@ def test_ten_thousand_random_actions(make_window, tiny_vae_path, tiny_gan_path, 
     assert win.state.loaded is not None
     win.latent_dock.sliders[0].setValue(0.5 if win.latent_dock.sliders[0].value() != 0.5 else -0.5)
     wait_for_frame(win, qtbot)
-    assert np.array_equal(win.canvas.image(), expected_pixels(win))
+    # the canvas shows decode(the state's z); each slider shows its value, pinned at the end of its ±3σ
+    # range when a code (a dropped image's, say) lies beyond it
+    assert np.array_equal(win.canvas.image(), decoded_pixels(win, win.state.z))
+    for slider, value in zip(win.latent_dock.sliders, win.state.values):
+        assert slider.value() == pytest.approx(min(max(float(value), slider.minimum()), slider.maximum()), abs=0.01)
     growth = rss_after - rss_before
     assert growth < MAX_RSS_GROWTH_MB, f"RSS grew {growth:.1f} MB over {EVENTS} events ({series})"
 
