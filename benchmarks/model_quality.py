@@ -114,6 +114,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--k", type=int, default=100, help="importance samples for the IWAE NLL (default 100)")
     ap.add_argument("--iwae-images", type=int, default=1000, help="test images for the IWAE NLL (default 1000)")
+    ap.add_argument("--iwae-from", type=int, default=0, metavar="S",
+                    help="start at test image S (shards of a long K = 1000 run; default 0)")
     ap.add_argument("--samples", type=int, default=10000, help="samples per model for the FD (0: likelihoods only)")
     ap.add_argument("--ar-samples", type=int, default=0,
                     help="PixelCNN samples for its FD (drawn pixel by pixel: slow on a CPU; default 0 = no FD)")
@@ -150,7 +152,7 @@ def main(argv=None) -> int:
         if m.family in ("flow", "autoregressive"):
             from models import scoring
 
-            xs = x_test[:args.iwae_images]
+            xs = x_test[args.iwae_from:args.iwae_from + args.iwae_images]
             ll = torch.cat([scoring.log_likelihood(m, xs[i:i + 200], args.k if m.family == "flow" else None)
                             for i in range(0, len(xs), 200)])
             row["nll_nats"] = float(-ll.mean())
@@ -161,12 +163,13 @@ def main(argv=None) -> int:
             elbo = torch.cat([m.elbo(x_test[i:i + 500]) for i in range(0, len(x_test), 500)])
             row["neg_elbo_nats"] = float(-elbo.mean())
             row["neg_elbo_bpd"] = row["neg_elbo_nats"] / (dims * math.log(2))
-            xs = x_test[:args.iwae_images]
+            xs = x_test[args.iwae_from:args.iwae_from + args.iwae_images]
             ll = iwae_log_likelihoods(m, xs, args.k)
             row["iwae_nll_nats"] = float(-ll.mean())
             row["iwae_nll_bpd"] = row["iwae_nll_nats"] / (dims * math.log(2))
             row["iwae_k"] = args.k
             row["iwae_images"] = len(xs)
+            row["iwae_from"] = args.iwae_from
             row.update(nll_nats=row["iwae_nll_nats"], nll_bpd=row["iwae_nll_bpd"], nll_images=len(xs),
                        nll_method=f"IWAE, K={args.k}")
         row["seconds"] = round(time.perf_counter() - t0, 1)
