@@ -49,7 +49,24 @@ class _Objective(nn.Module):
         return self._fn(*args)
 
 
-class _Loop:
+class _Optimized:
+    """What the training loop asks of every family's optimizers: their states for the checkpoint and
+    one learning-rate scale (a schedule's step).  A family lists them in :meth:`optimizers`."""
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def optimizer_states(self) -> list:
+        return [opt.state_dict() for opt in self.optimizers()]
+
+    def set_lr_scale(self, scale: float) -> None:
+        """Every optimizer's learning rate to ``scale`` times its starting one (a schedule's step)."""
+        for opt in self.optimizers():
+            for group in opt.param_groups:
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * scale
+
+
+class _Loop(_Optimized):
     batch_default, lr_default = 128, 1e-3
 
     def __init__(self, model, cfg, opt_state, x_first: torch.Tensor | None = None) -> None:
@@ -70,17 +87,8 @@ class _Loop:
     def finish(self, heldout: data_mod.Split, cfg, train: data_mod.Split | None = None) -> dict[str, Any]:
         return {}
 
-    def optimizer_states(self) -> list:
-        return [self.opt.state_dict()]
-
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.opt]
-
-    def set_lr_scale(self, scale: float) -> None:
-        """Every optimizer's learning rate to ``scale`` times its starting one (a schedule's step)."""
-        for opt in self.optimizers():
-            for group in opt.param_groups:
-                group["lr"] = group.setdefault("initial_lr", group["lr"]) * scale
 
     def _held_bpd(self, x_held: torch.Tensor, fn, per_batch: int) -> float:
         b = max(16, min(1000, per_batch))
@@ -181,7 +189,7 @@ class PixelCNNLoop(_LikelihoodLoop):
         return {"heldout_bpd": self._held_bpd(x_held, self.model.log_likelihood, 500)}
 
 
-class GANLoop:
+class GANLoop(_Optimized):
     def __init__(self, model, cfg, opt_state, x_first=None) -> None:
         self.model = model
         net = model.net
@@ -239,9 +247,6 @@ class GANLoop:
 
     def finish(self, heldout: data_mod.Split, cfg, train: data_mod.Split | None = None) -> dict[str, Any]:
         return {}
-
-    def optimizer_states(self) -> list:
-        return [self.opt_g.state_dict(), self.opt_d.state_dict(), self.opt_e.state_dict()]
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.opt_g, self.opt_d, self.opt_e]
