@@ -28,6 +28,8 @@ def _idle(qtbot, win, timeout=60_000) -> None:
 def test_a_saved_png_carries_the_state_and_dropping_it_back_goes_there_instead_of_scoring(
         make_window, tiny_vae_path, qtbot, tmp_path):
     win = make_window(tiny_vae_path)
+    panel = win.interpolation_dock.panel                        # its default endpoints arrive in the background
+    qtbot.waitUntil(lambda: panel.endpoints_record() is not None, timeout=20_000)
     win.state.randomize(seed=11)
     wait_for_frame(win, qtbot)
     z_saved = win.state.z
