@@ -114,6 +114,32 @@ def test_strongest_directions_first_and_the_rest_one_click_away(make_window, tin
     assert dock.sliders[0].minimum() == pytest.approx(-3.0) and dock.sliders[0].maximum() == pytest.approx(3.0)
 
 
+def test_the_weaker_rows_show_the_current_point_when_revealed_and_their_release_ends_a_drag(
+        make_window, tiny_vae_path, qtbot):
+    """Rows past the first eight are built when revealed: they must show where the state already is
+    (values set before they existed), move it, and end an undo step on release like the first eight."""
+    from explorer.app.latent_dock import SHOWN_FIRST
+
+    win = make_window(tiny_vae_path)
+    dock = win.latent_dock
+    win.state.randomize(seed=5)
+    values = win.state.values.copy()
+    dock.more_button.click()
+    late = dock.sliders[SHOWN_FIRST + 3]
+    assert late.isVisible()
+    lo, hi = late.minimum(), late.maximum()
+    assert late.value() == pytest.approx(float(np.clip(values[SHOWN_FIRST + 3], lo, hi)), abs=0.01)
+    steps = win.history.stack.count()
+    for v in (0.4, 0.8, 1.2):                                 # one drag of a revealed slider ...
+        late.setValue(v)
+    late.sliderReleased.emit()                                # ... ends on release
+    late.setValue(-1.0)                                       # so this is a new step
+    assert win.state.values[SHOWN_FIRST + 3] == pytest.approx(-1.0, abs=1e-3)
+    assert win.history.stack.count() == steps + 2
+    dock.more_button.click()
+    assert not late.isVisible() and dock.sliders[0].isVisible()
+
+
 def test_f1_lists_every_shortcut(make_window, qtbot):
     """F1 (Help → Keyboard Shortcuts) opens a box that names each action with its key."""
     from PySide6.QtCore import Qt, QTimer

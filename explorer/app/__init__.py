@@ -1,7 +1,7 @@
 """The Latent Explorer desktop app (PySide6, pyqtgraph, superqt).
 
 ``latent-explorer [FILE] [--device DEV]`` calls :func:`main`.  Importing this package is cheap: Qt,
-pyqtgraph and torch are imported when a window is made.
+pyqtgraph and torch are imported when a window is made (:func:`main` imports torch before Qt, see there).
 
 The module map is in ``docs/architecture.md``: ``main_window`` is the composition root, the
 ``model_executor`` the one thread that calls the model, ``state`` the Qt-free-of-torch model of what
@@ -37,6 +37,10 @@ def default_checkpoint():
 
 
 def main(checkpoint: str | os.PathLike | None = None, device: str = "auto") -> int:
+    # torch before Qt: once PySide6 is imported, its import hook (shibokensupport's feature_imported)
+    # reads the source of every module imported after it, about 880 of torch's; the window needs torch
+    # anyway, so importing it first costs nothing and saves that scan (benchmarks/startup_order.py)
+    import torch  # noqa: F401
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

@@ -4,14 +4,17 @@ VAE: latent units ranked by KL (label "KL 2.31 nats"); GAN: principal directions
 flow and models made elsewhere: principal directions of their codes.
 Each slider spans ±3σ of the prior along its direction; its value can be typed (click the number,
 type, Enter) and each row has a reset button (↺) that puts that one direction back to 0.  The strongest :data:`SHOWN_FIRST` directions
-are shown; the rest are one click away ("Show all").  Switching models rebuilds the dock.
+are shown; the rest are one click away ("Show all") and are built only then (or when :attr:`LatentDock.sliders`
+is asked for): a 64-latent model's 56 hidden rows of superqt sliders cost about a third of a second to
+build, which would otherwise stand between opening the model and its first frame.  Switching models
+rebuilds the dock.
 
 The dock writes to the :class:`~explorer.app.state.ExplorerState` and follows it; it never renders.
 """
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
@@ -34,12 +37,16 @@ DIRECTION_KINDS = {
 
 
 class LatentDock(QDockWidget):
+    #: a slider was released (the end of a drag)
+    slider_released = Signal()
+
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
         super().__init__("Latent directions", parent)
         self.setObjectName("latent-dock")
         self.state = state
-        self.sliders: list[QLabeledDoubleSlider] = []
+        self._sliders: list[QLabeledDoubleSlider] = []
         self._rows: list[tuple[QWidget, ...]] = []
+        self._loaded: LoadedModel | None = None
 
         body = QWidget()
         outer = QVBoxLayout(body)
@@ -91,20 +98,44 @@ class LatentDock(QDockWidget):
         self._set_enabled(False)
 
     # ------------------------------------------------------------------ building
+    @property
+    def sliders(self) -> list[QLabeledDoubleSlider]:
+        """One slider per direction, strongest first (building the hidden rows if they are not yet)."""
+        self._build_rows(len(self._loaded.names) if self._loaded is not None else 0)
+        return self._sliders
+
     def rebuild(self, loaded: LoadedModel) -> None:
-        """One row per direction: name, slider (±3σ, value shown), strength label."""
+        """One row per direction: name, slider (±3σ, value shown), strength label, reset; the first
+        :data:`SHOWN_FIRST` now, the rest when they are shown or asked for."""
         for row in self._rows:
             for w in row:
                 self.grid.removeWidget(w)
                 w.deleteLater()
         self._rows.clear()
-        self.sliders.clear()
+        self._sliders.clear()
+        self._loaded = loaded
         kind = DIRECTION_KINDS.get(loaded.family, "principal directions of the model's latent codes")
         self.summary.setText(f"{loaded.name}: {loaded.latent_dim} {kind}, strongest first; "
                              f"sliders span ±{RANGE_SIGMAS:g}σ around {loaded.zero_meaning}")
         self.reset_button.setToolTip(f"All sliders to zero: {loaded.zero_meaning} (R)")
+        total = len(loaded.names)
+        with signals_blocked(self.more_button):
+            self.more_button.setChecked(False)
+        self._build_rows(min(total, SHOWN_FIRST))
+        self.more_button.setVisible(total > SHOWN_FIRST)
+        self._show_rest(False)
+        self._set_enabled(True)
+
+    def _build_rows(self, upto: int) -> None:
+        """Build rows ``len(built) .. upto-1``, at the state's values; rows past the first
+        :data:`SHOWN_FIRST` start hidden unless "Show all" is on."""
+        loaded = self._loaded
+        if loaded is None or len(self._rows) >= upto:
+            return
         values = self.state.values
-        for i, (name, label) in enumerate(zip(loaded.names, loaded.labels)):
+        show_rest = self.more_button.isChecked()
+        for i in range(len(self._rows), upto):
+            name, label = loaded.names[i], loaded.labels[i]
             sigma = float(loaded.sigmas[i]) or 1.0
             name_label = QLabel(name)
             name_label.setMinimumWidth(34)
@@ -118,6 +149,7 @@ class LatentDock(QDockWidget):
             with signals_blocked(slider):
                 slider.setValue(float(values[i]) if i < values.size else 0.0)
             slider.valueChanged.connect(lambda v, i=i: self.state.set_value(i, v))
+            slider.sliderReleased.connect(self.slider_released)
             strength = QLabel(label)
             strength.setStyleSheet("color: palette(mid);")
             tip = (f"{name}: {label}. Drag to move along this direction (or click the number and type "
@@ -130,30 +162,28 @@ class LatentDock(QDockWidget):
             reset.setAutoRaise(True)
             reset.setToolTip(f"{name} back to 0, as in {loaded.zero_meaning}")
             reset.clicked.connect(lambda _=False, i=i: self.reset_one(i))
-            self.grid.addWidget(name_label, i, 0)
-            self.grid.addWidget(slider, i, 1)
-            self.grid.addWidget(strength, i, 2)
-            self.grid.addWidget(reset, i, 3)
-            self._rows.append((name_label, slider, strength, reset))
-            self.sliders.append(slider)
-        rest = max(0, len(self.sliders) - SHOWN_FIRST)
-        self.more_button.setVisible(rest > 0)
-        with signals_blocked(self.more_button):
-            self.more_button.setChecked(False)
-        self._show_rest(False)
-        self._set_enabled(True)
+            row = (name_label, slider, strength, reset)
+            for col, w in enumerate(row):
+                if i >= SHOWN_FIRST and not show_rest:
+                    w.setVisible(False)
+                self.grid.addWidget(w, i, col)
+            self._rows.append(row)
+            self._sliders.append(slider)
 
     def _show_rest(self, show: bool) -> None:
-        rest = max(0, len(self.sliders) - SHOWN_FIRST)
+        total = len(self._loaded.names) if self._loaded is not None else 0
+        rest = max(0, total - SHOWN_FIRST)
+        if show:
+            self._build_rows(total)
         for row in self._rows[SHOWN_FIRST:]:
             for w in row:
                 w.setVisible(show)
         self.more_button.setText(f"Hide the {rest} weaker directions" if show
-                                 else f"Show all {len(self.sliders)} directions (+{rest})")
+                                 else f"Show all {total} directions (+{rest})")
 
     def reset_one(self, index: int) -> None:
         """Put direction ``index`` back to 0 (an undo step called "Move slider '<name>'")."""
-        if 0 <= index < len(self.sliders):
+        if self._loaded is not None and 0 <= index < len(self._loaded.names):
             self.sliders[index].setValue(0.0)
 
     def toggle_all(self) -> None:
@@ -161,7 +191,7 @@ class LatentDock(QDockWidget):
             self.more_button.toggle()
 
     def showing_all(self) -> bool:
-        return self.more_button.isChecked() or len(self.sliders) <= SHOWN_FIRST
+        return self.more_button.isChecked() or self._loaded is None or len(self._loaded.names) <= SHOWN_FIRST
 
     def _set_enabled(self, on: bool) -> None:
         self.reset_button.setEnabled(on)
@@ -171,7 +201,7 @@ class LatentDock(QDockWidget):
     def follow(self, values: np.ndarray) -> None:
         """Put the sliders where the state is, without echoing back (values beyond ±3σ are kept in
         the state; the slider shows its end)."""
-        for slider, v in zip(self.sliders, values):
+        for slider, v in zip(self._sliders, values):       # the rows built so far; the rest start at the state
             if abs(slider.value() - float(v)) > 1e-6:
                 with signals_blocked(slider):
                     slider.setValue(float(v))

@@ -183,7 +183,7 @@ class MainWindow(QMainWindow):
                 interp.add_dropped_image(item.name, item.image)
         score.imageScored.connect(scored)
         st.model_changed.connect(lambda _l: interp.dropped.clear())
-        st.model_changed.connect(self._seal_undo_on_release)
+        self.latent_dock.slider_released.connect(self.history.seal)   # a drag ends when its slider is released
 
     # ================================================================== opening models
     def open_dialog(self) -> None:
@@ -372,11 +372,6 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         window_menus.show_about(self)
-
-    def _seal_undo_on_release(self, _loaded) -> None:   # a drag ends when its slider is released
-        for s in self.latent_dock.sliders:
-            if hasattr(s, "sliderReleased"):
-                s.sliderReleased.connect(self.history.seal)
 
     def _default_sizes(self) -> None:
         """First run: a canvas of a useful size, the score details readable, the map a strip below."""
