@@ -109,6 +109,27 @@ def test_a_cancelled_job_stops_at_its_next_checkpoint_and_never_reports(qtbot):
         ex.stop()
 
 
+def test_stopping_the_executor_stops_a_long_running_job_at_its_next_checkpoint(qtbot):
+    """Closing the window must not wait for a long job (a map of thousands of images) to finish."""
+    from explorer.app.model_executor import ModelExecutor
+
+    ex = ModelExecutor()
+    started, steps, results = threading.Event(), [], []
+
+    def long(job):
+        started.set()
+        for i in range(2000):
+            job.checkpoint()
+            steps.append(i)
+            time.sleep(0.005)                   # 10 s if it ran to the end
+        return "finished"
+
+    ex.submit("long", long, results.append, results.append, lane="queue", pass_job=True)
+    assert started.wait(10)
+    assert ex.stop(timeout_ms=60_000) and ex.stopped_cleanly
+    assert len(steps) < 2000 and results == []
+
+
 def test_a_newer_request_with_supersede_stops_the_running_one_and_only_the_newest_reports(qtbot):
     from explorer.app.model_executor import ModelExecutor
 

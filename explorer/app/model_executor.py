@@ -288,14 +288,17 @@ class ModelExecutor(QObject):
             return [key for lane in LANES for key in self._thread.pending[lane]]
 
     def stop(self, timeout_ms: int = 5000) -> bool:
-        """Drop pending jobs, let the running one finish, end the thread.  Returns False when a job
-        was still running after ``timeout_ms`` (then the process must not destroy the thread: Qt
-        aborts on a running ``QThread`` being destroyed; :func:`explorer.app.main` exits hard)."""
+        """Drop pending jobs, cancel the running one (it stops at its next checkpoint; one without
+        checkpoints finishes), end the thread.  Returns False when a job was still running after
+        ``timeout_ms`` (then the process must not destroy the thread: Qt aborts on a running
+        ``QThread`` being destroyed; :func:`explorer.app.main` exits hard)."""
         with self._thread.cond:
             for lane in LANES:
                 for job in self._thread.pending[lane].values():
                     job._cancel.set()
                 self._thread.pending[lane].clear()
+            if self._thread.running is not None:       # closing the window does not wait for a long job
+                self._thread.running._cancel.set()
             self._thread.stopping = True
             self._thread.cond.notify_all()
         finished = self._thread.wait(timeout_ms)
