@@ -162,6 +162,10 @@ def candidates(family: str, fit: dict[str, np.ndarray], cal: dict) -> dict[str, 
         out["fisher(gaussian, LR, -D)"] = fisher(zG, zL, lambda f: -zD(f))
         out["fisher(gaussian, LR, -D, orient)"] = fisher(zG, zL, lambda f: -zD(f), zO)
         out["fisher(res, LR, -D, orient)"] = fisher(zR, zL, lambda f: -zD(f), zO)
+        wl = ["webp_bpd", "lzma_bpd"]
+        g_wl = Gaussian(col(fit, wl))
+        zWL = standardised(lambda f: g_wl(col(f, wl)), g_wl(col(fit, wl)))
+        out["fisher(res, LR, -D, orient, gaussian(WebP, LZMA))"] = fisher(zR, zL, lambda f: -zD(f), zO, zWL)
     out[f"SHIPPED: {cal['statistic']}"] = lambda f: scoring.statistic_from_features(f, cal)
     return out
 

@@ -89,7 +89,7 @@ def test_explaining_vae_images_encodes_and_decodes_each_image_once(vae, images, 
     assert e.score.log_likelihood_nats is not None and e.note == ""
 
 
-def test_explaining_gan_images_inverts_the_generator_once(gan, images, monkeypatch):
+def test_explaining_gan_images_inverts_each_image_once_and_its_upside_down_copy_once(gan, images, monkeypatch):
     inversion = _Counter()
     real = ood_features.gan_invert
 
@@ -99,7 +99,9 @@ def test_explaining_gan_images_inverts_the_generator_once(gan, images, monkeypat
     monkeypatch.setattr(ood_features, "gan_invert", counted)
     decode = _count_method(monkeypatch, gan, "decode")
     out = scoring.explain(gan, images[:2])
-    assert inversion.calls == 1 and inversion.rows == 2
+    # the verdict's orientation term inverts the flipped images too: two inversions of two images; the
+    # reconstruction reuses the first inversion's code (one decode per image)
+    assert inversion.calls == 2 and inversion.rows == 4
     assert decode.rows == 2
     assert all(e.score is not None and e.score.log_likelihood_nats is None for e in out)
     assert out[0].raw == pytest.approx(out[0].features["log_residual"])

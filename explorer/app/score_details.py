@@ -39,8 +39,9 @@ RAW_EXPLANATION_GAN = (
     "<b>Why not just use how well the GAN reproduces it?</b> A GAN has no likelihood; its closest raw "
     "number is the inversion residual (how far the best generated image is from this one). Simple "
     "images — digits, blank or smooth pictures — are easy to reproduce, so a low residual alone does "
-    "not mean \"looks like the training data\". The verdict corrects the residual by the image's own "
-    "complexity (its lossless compressed size), as for the VAE; it is an approximation, labelled so.")
+    "not mean \"looks like the training data\". The verdict compares the residual with how well a small "
+    "local pixel model predicts the image, asks the discriminator, compares the image with itself upside "
+    "down and checks that its compressed size is typical; it is an approximation, labelled so.")
 
 RAW_EXPLANATION_DECODER = (
     "<b>Why not just use how well the decoder reproduces it?</b> A decoder made elsewhere has no likelihood; "
