@@ -84,20 +84,26 @@ def test_newest_request_per_key_wins_and_lanes_are_served_by_priority(qtbot):
         ex.stop()
 
 
-def test_a_cancelled_job_stops_at_its_next_checkpoint_and_never_reports(qtbot):
-    from explorer.app.model_executor import ModelExecutor
-
-    ex = ModelExecutor()
-    started, steps, results = threading.Event(), [], []
+def _long_job(steps_total: int):
+    """A job of ``steps_total`` 5 ms steps with a checkpoint before each: (fn, started, steps done)."""
+    started, steps = threading.Event(), []
 
     def long(job):
         started.set()
-        for i in range(500):
+        for i in range(steps_total):
             job.checkpoint()
             steps.append(i)
             time.sleep(0.005)
         return "finished"
+    return long, started, steps
 
+
+def test_a_cancelled_job_stops_at_its_next_checkpoint_and_never_reports(qtbot):
+    from explorer.app.model_executor import ModelExecutor
+
+    ex = ModelExecutor()
+    long, started, steps = _long_job(500)
+    results = []
     try:
         job = ex.submit("long", long, results.append, results.append, lane="queue", pass_job=True)
         assert started.wait(10)
@@ -114,16 +120,8 @@ def test_stopping_the_executor_stops_a_long_running_job_at_its_next_checkpoint(q
     from explorer.app.model_executor import ModelExecutor
 
     ex = ModelExecutor()
-    started, steps, results = threading.Event(), [], []
-
-    def long(job):
-        started.set()
-        for i in range(2000):
-            job.checkpoint()
-            steps.append(i)
-            time.sleep(0.005)                   # 10 s if it ran to the end
-        return "finished"
-
+    long, started, steps = _long_job(2000)                 # 10 s if it ran to the end
+    results = []
     ex.submit("long", long, results.append, results.append, lane="queue", pass_job=True)
     assert started.wait(10)
     assert ex.stop(timeout_ms=60_000) and ex.stopped_cleanly
