@@ -113,6 +113,11 @@ def candidates(family: str, fit: dict[str, np.ndarray], cal: dict) -> dict[str, 
     def zmax(*zs):
         return lambda f: np.maximum.reduce([zf(f) for zf in zs])
 
+    def gaussian(names):
+        """A Gaussian over ``names`` fitted on ``fit``: its Mahalanobis distance² and that, standardised."""
+        g = Gaussian(col(fit, names))
+        return (lambda f: g(col(f, names))), standardised(lambda f: g(col(f, names)), g(col(fit, names)))
+
     out: dict[str, Callable] = {}
     g_lat = Gaussian(fit["latent"])
     zM = standardised(lambda f: g_lat(f["latent"]), g_lat(fit["latent"]))
@@ -154,17 +159,13 @@ def candidates(family: str, fit: dict[str, np.ndarray], cal: dict) -> dict[str, 
         out["residual bits - local AR bits"] = lambda f: f["lr_local"]
         out["orientation (residual ratio)"] = lambda f: f["orientation"]
         out["latent Mahalanobis of inverted z"] = lambda f: g_lat(f["latent"])
-        ns = ["log_residual", "webp_bpd", "disc_logit"]
-        g3 = Gaussian(col(fit, ns))
-        zG = standardised(lambda f: g3(col(f, ns)), g3(col(fit, ns)))
-        out["gaussian(res, WebP, D) [v1]"] = lambda f: g3(col(f, ns))
+        g3, zG = gaussian(["log_residual", "webp_bpd", "disc_logit"])
+        out["gaussian(res, WebP, D) [v1]"] = g3
         out["max-z(LR, -D, res)"] = zmax(zL, lambda f: -zD(f), zR)
         out["fisher(gaussian, LR, -D)"] = fisher(zG, zL, lambda f: -zD(f))
         out["fisher(gaussian, LR, -D, orient)"] = fisher(zG, zL, lambda f: -zD(f), zO)
         out["fisher(res, LR, -D, orient)"] = fisher(zR, zL, lambda f: -zD(f), zO)
-        wl = ["webp_bpd", "lzma_bpd"]
-        g_wl = Gaussian(col(fit, wl))
-        zWL = standardised(lambda f: g_wl(col(f, wl)), g_wl(col(fit, wl)))
+        _, zWL = gaussian(["webp_bpd", "lzma_bpd"])
         out["fisher(res, LR, -D, orient, gaussian(WebP, LZMA))"] = fisher(zR, zL, lambda f: -zD(f), zO, zWL)
     out[f"SHIPPED: {cal['statistic']}"] = lambda f: scoring.statistic_from_features(f, cal)
     return out

@@ -101,8 +101,12 @@ class LatentDock(QDockWidget):
     @property
     def sliders(self) -> list[QLabeledDoubleSlider]:
         """One slider per direction, strongest first (building the hidden rows if they are not yet)."""
-        self._build_rows(len(self._loaded.names) if self._loaded is not None else 0)
+        self._build_rows(self._count())
         return self._sliders
+
+    def _count(self) -> int:
+        """How many directions the open model has (rows built or not)."""
+        return len(self._loaded.names) if self._loaded is not None else 0
 
     def rebuild(self, loaded: LoadedModel) -> None:
         """One row per direction: name, slider (±3σ, value shown), strength label, reset; the first
@@ -118,7 +122,7 @@ class LatentDock(QDockWidget):
         self.summary.setText(f"{loaded.name}: {loaded.latent_dim} {kind}, strongest first; "
                              f"sliders span ±{RANGE_SIGMAS:g}σ around {loaded.zero_meaning}")
         self.reset_button.setToolTip(f"All sliders to zero: {loaded.zero_meaning} (R)")
-        total = len(loaded.names)
+        total = self._count()
         with signals_blocked(self.more_button):
             self.more_button.setChecked(False)
         self._build_rows(min(total, SHOWN_FIRST))
@@ -171,7 +175,7 @@ class LatentDock(QDockWidget):
             self._sliders.append(slider)
 
     def _show_rest(self, show: bool) -> None:
-        total = len(self._loaded.names) if self._loaded is not None else 0
+        total = self._count()
         rest = max(0, total - SHOWN_FIRST)
         if show:
             self._build_rows(total)
@@ -183,7 +187,7 @@ class LatentDock(QDockWidget):
 
     def reset_one(self, index: int) -> None:
         """Put direction ``index`` back to 0 (an undo step called "Move slider '<name>'")."""
-        if self._loaded is not None and 0 <= index < len(self._loaded.names):
+        if 0 <= index < self._count():
             self.sliders[index].setValue(0.0)
 
     def toggle_all(self) -> None:
@@ -191,7 +195,7 @@ class LatentDock(QDockWidget):
             self.more_button.toggle()
 
     def showing_all(self) -> bool:
-        return self.more_button.isChecked() or self._loaded is None or len(self._loaded.names) <= SHOWN_FIRST
+        return self.more_button.isChecked() or self._count() <= SHOWN_FIRST
 
     def _set_enabled(self, on: bool) -> None:
         self.reset_button.setEnabled(on)
